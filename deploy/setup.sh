@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what deploy/packages.txt lists and is missing, then configures and builds Runnel in
+# build/. Used by deploy/run.sh and deploy/test.sh; safe to run again.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+mapfile -t wanted < <(grep -v '^\s*#' deploy/packages.txt | grep -v '^\s*$')
+missing=()
+for p in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+buildtype=${RUNNEL_BUILDTYPE:-release}
+werror=${RUNNEL_WERROR:-false}
+if [ ! -f build/build.ninja ]; then
+    meson setup build --buildtype="$buildtype" -Dwerror="$werror"
+else
+    meson configure build -Dbuildtype="$buildtype" -Dwerror="$werror" >/dev/null
+fi
+ninja -C build
