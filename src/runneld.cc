@@ -8,18 +8,87 @@
 // are blocked before any shard thread exists, so only main's sigwait ever sees them.
 #include "config/config.h"
 #include "shard/shard.h"
+#include "storage/shard_storage.h"
+#include "storage/topic_store.h"
+#include "storage/uring_io.h"
 
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <pthread.h>
+#include <memory>
 #include <string>
-
-// The storage engine attaches its io and partitions to shard s here (via s's hooks and pollables).
-static void attach_storage([[maybe_unused]] runnel::shard& s,
-                           [[maybe_unused]] const runnel::broker_config& cfg) {}
+#include <vector>
 
 namespace {
+
+// A shard's storage engine, polled by its duty cycle. Created and closed on the shard's thread.
+struct storage_slot final : runnel::pollable {
+    std::unique_ptr<runnel::storage::shard_storage> storage;
+    uint32_t poll(uint64_t now, bool idle) override { return storage->poll(now, idle); }
+};
+
+std::string errc_text(runnel::storage::errc e) { return std::string(runnel::storage::to_string(e)); }
+
+// Gives shard s its storage: on its own thread it creates the io_uring, opens (recovers) the
+// partitions it owns, and registers the storage step of its duty cycle; on stop it seals them.
+void attach_storage(runnel::shard& s, storage_slot& slot, const runnel::broker_config& cfg,
+                    const std::vector<runnel::storage::topic_metadata>& topics, uint32_t count) {
+    s.set_on_start([&slot, &cfg, &topics, count](runnel::shard& self)
+                     -> runnel::result<void, std::string> {
+        auto created = runnel::storage::shard_storage::create(
+          {cfg.data_dir, cfg.storage, count, self.id()()});
+        if (!created) {
+            return runnel::failure("storage: cannot create the io_uring of shard " +
+                                   std::to_string(self.id()()) + ": " + errc_text(created.error()));
+        }
+        slot.storage = std::move(created.value());
+        for (const auto& t : topics) {
+            auto config = runnel::storage::effective_config(cfg.log, t);
+            if (!config) {
+                return runnel::failure("topic " + t.name + ": " + config.error());
+            }
+            if (auto r = slot.storage->open_partitions(t, config.value()); !r) {
+                return runnel::failure("storage: cannot open topic " + t.name + " under " +
+                                       cfg.data_dir + ": " + errc_text(r.error()));
+            }
+        }
+        std::fprintf(stderr, "runneld: shard %u owns %zu partitions\n", self.id()(),
+                     slot.storage->partition_count());
+        self.add_pollable(slot);
+        return {};
+    });
+    s.set_on_stop([&slot](runnel::shard& self) {
+        if (!slot.storage) {
+            return;
+        }
+        if (auto r = slot.storage->close(); !r) {
+            std::fprintf(stderr, "runneld: shard %u: closing storage: %s\n", self.id()(),
+                         errc_text(r.error()).c_str());
+        }
+        slot.storage.reset();
+    });
+}
+
+// Reads the topic metadata from the data directory on the main thread, before shards start.
+runnel::result<std::vector<runnel::storage::topic_metadata>, std::string>
+load_topics(const runnel::broker_config& cfg) {
+    auto disk = runnel::storage::uring_io::create(8);
+    if (!disk) {
+        return runnel::failure("storage: cannot create an io_uring: " + errc_text(disk.error()));
+    }
+    if (auto r = disk.value()->make_directory(cfg.data_dir); !r) {
+        return runnel::failure("storage: cannot use data_dir " + cfg.data_dir + ": " +
+                               errc_text(r.error()) + " (set data_dir or --data-dir to a writable directory)");
+    }
+    runnel::storage::local_metadata_store store(*disk.value(), cfg.data_dir);
+    auto topics = store.load_topics();
+    if (!topics) {
+        return runnel::failure("storage: cannot read topics under " + cfg.data_dir + "/topics: " +
+                               errc_text(topics.error()));
+    }
+    return std::move(topics.value());
+}
 
 runnel::shard_group_options group_options(const runnel::broker_config& cfg) {
     return runnel::shard_group_options{
@@ -85,9 +154,18 @@ int main(int argc, char** argv) {
     RUNNEL_ASSERT(masked == 0);
 
     log_start(cfg.value());
+    const auto topics = load_topics(cfg.value());
+    if (!topics) {
+        std::fprintf(stderr, "runneld: start-up failed: %s\n", topics.error().c_str());
+        return 1;
+    }
+    std::fprintf(stderr, "runneld: %zu topics\n", topics->size());
     runnel::shard_group group(group_options(cfg.value()));
+    std::vector<std::unique_ptr<storage_slot>> slots;
     for (uint32_t i = 0; i < group.size(); ++i) {
-        attach_storage(group.at(runnel::core_id(i)), cfg.value());
+        slots.push_back(std::make_unique<storage_slot>());
+        attach_storage(group.at(runnel::core_id(i)), *slots.back(), cfg.value(), topics.value(),
+                       group.size());
     }
     if (auto started = group.start(); !started) {
         std::fprintf(stderr, "runneld: start-up failed: %s\n", started.error().c_str());
