@@ -1,0 +1,92 @@
+#include "storage/shard_storage.h"
+#include "storage/sim_io.h"
+#include "storage/topic_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+#include <unistd.h>
+
+using namespace runnel;
+using namespace runnel::storage;
+
+TEST(topic_store, names_follow_kafka_rules) {
+    EXPECT_EQ(check_topic_name("orders.v2_EU-1"), "");
+    EXPECT_NE(check_topic_name(""), "");
+    EXPECT_NE(check_topic_name("."), "");
+    EXPECT_NE(check_topic_name(".."), "");
+    EXPECT_NE(check_topic_name("a/b"), "");
+    EXPECT_NE(check_topic_name(std::string(250, 'a')), "");
+    EXPECT_EQ(check_topic_name(std::string(249, 'a')), "");
+}
+
+TEST(topic_store, configs_are_validated_with_precise_messages) {
+    log_config c;
+    ASSERT_TRUE(apply_topic_config(c, "retention.ms", "60000").ok());
+    EXPECT_EQ(c.retention_ms, 60000);
+    ASSERT_TRUE(apply_topic_config(c, "runnel.ack.after", "write").ok());
+    EXPECT_EQ(c.ack, ack_after::write);
+    ASSERT_TRUE(apply_topic_config(c, "message.timestamp.type", "LogAppendTime").ok());
+    EXPECT_EQ(c.timestamps, timestamp_type::log_append_time);
+    auto r = apply_topic_config(c, "segment.bytes", "12");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error(), "topic config segment.bytes = \"12\" is not allowed; use an integer "
+                         "from 65536 to 2147483648");
+    EXPECT_FALSE(apply_topic_config(c, "runnel.ack.after", "sometimes").ok());
+    EXPECT_EQ(apply_topic_config(c, "cleanup.policy", "compact").error(),
+              "unknown topic config cleanup.policy");
+}
+
+TEST(topic_store, metadata_round_trips_and_torn_files_are_refused) {
+    topic_metadata t{"orders", random_topic_id(), 6, {{"retention.ms", "1000"}}};
+    auto f = encode_topic(t);
+    auto d = decode_topic(f);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->name, "orders");
+    EXPECT_EQ(d->id, t.id);
+    EXPECT_EQ(d->partition_count, 6);
+    EXPECT_EQ(d->overrides, t.overrides);
+    f.resize(f.size() - 4); // "end\n" lost
+    EXPECT_FALSE(decode_topic(f));
+}
+
+TEST(topic_store, local_store_persists_topics) {
+    sim_io disk(3);
+    local_metadata_store store(disk, "/data");
+    EXPECT_TRUE(store.load_topics().value().empty());
+    topic_metadata a{"a", random_topic_id(), 2, {}};
+    topic_metadata b{"b", random_topic_id(), 1, {{"segment.ms", "5000"}}};
+    ASSERT_TRUE(store.put_topic(a).ok());
+    ASSERT_TRUE(store.put_topic(b).ok());
+    local_metadata_store reopened(disk, "/data");
+    auto topics = reopened.load_topics();
+    ASSERT_TRUE(topics.ok());
+    ASSERT_EQ(topics->size(), 2u);
+    ASSERT_TRUE(reopened.remove_topic("a").ok());
+    EXPECT_EQ(reopened.load_topics()->size(), 1u);
+}
+
+TEST(shard_storage, partitions_spread_over_shards_and_each_opens_its_own) {
+    auto dir = std::filesystem::temp_directory_path() /
+               ("runnel-shards-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    topic_metadata t{"spread", random_topic_id(), 8, {}};
+    std::set<int32_t> seen;
+    for (uint32_t s = 0; s < 2; ++s) {
+        auto engine = shard_storage::create({dir.string(), engine_config{}, 2, s});
+        ASSERT_TRUE(engine.ok());
+        ASSERT_TRUE(engine.value()->open_partitions(t, log_config{}).ok());
+        for (int32_t p = 0; p < 8; ++p) {
+            bool mine = shard_storage::owner_shard("spread", p, 2) == s;
+            EXPECT_EQ(engine.value()->find("spread", p) != nullptr, mine);
+            if (mine) {
+                EXPECT_TRUE(seen.insert(p).second);
+            }
+        }
+        ASSERT_TRUE(engine.value()->close().ok());
+    }
+    EXPECT_EQ(seen.size(), 8u);
+    EXPECT_TRUE(std::filesystem::exists(dir / "spread-7" / "clean_shutdown"));
+    std::filesystem::remove_all(dir);
+}
