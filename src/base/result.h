@@ -13,10 +13,9 @@ namespace runnel {
 
 template <typename E>
 struct failure {
+    explicit failure(E e) : error(e) {}
     E error;
 };
-template <typename E>
-failure(E) -> failure<E>;
 
 template <typename T, typename E>
 class [[nodiscard]] result {
