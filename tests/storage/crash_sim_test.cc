@@ -31,7 +31,12 @@ void check_seed(uint64_t seed) {
 
     for (int life = 0; life < 3; ++life) {
         sim_io disk(seed * 7 + uint64_t(life), image);
-        disk.set_faults({.delay_reaps_max = uint32_t(rng() % 4)});
+        // One life in four also suffers EIO, ENOSPC and short writes.
+        bool faulty = rng() % 4 == 0;
+        disk.set_faults({.eio_rate = faulty ? 0.02 : 0.0,
+                         .enospc_rate = faulty ? 0.02 : 0.0,
+                         .short_write_rate = faulty ? 0.02 : 0.0,
+                         .delay_reaps_max = uint32_t(rng() % 4)});
         auto opened = partition_log::open(disk, opts);
         ASSERT_TRUE(opened.ok()) << to_string(opened.error());
         harness h{disk, std::move(opened.value()), {}};
@@ -75,13 +80,18 @@ void check_seed(uint64_t seed) {
                     appended[r->base_offset()] = std::move(b);
                     waiters.push_back(std::move(w));
                 } else {
-                    ASSERT_EQ(r.error(), errc::backpressure);
+                    // A failed write leaves the log refusing appends until it is reopened.
+                    ASSERT_TRUE(r.error() == errc::backpressure || r.error() == errc::log_failed)
+                      << to_string(r.error());
                 }
                 break;
             }
             default: h.cycle(rng() % 2 == 0, uint32_t(1 + rng() % 3)); break;
             }
             for (auto& w : waiters) {
+                if (w->fired && w->error) {
+                    ASSERT_TRUE(faulty) << "an append failed without an injected fault";
+                }
                 if (w->fired && !w->error) {
                     acked_end = std::max(acked_end, w->last_offset + 1);
                 }

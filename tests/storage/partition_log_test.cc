@@ -346,3 +346,34 @@ TEST_F(fixture, backpressure_when_buffers_are_unwritten) {
     auto too_big = make_batch(4, 1000, 16 << 10);
     EXPECT_EQ(h.log->append(too_big, epoch0, now).error(), errc::batch_too_large);
 }
+
+TEST_F(fixture, short_write_is_a_no_space_failure_and_nothing_acked_is_lost) {
+    opts.log.ack = ack_after::fsync;
+    open();
+    auto first = make_batch(2);
+    append(first);
+    h.drain();
+    disk.set_faults({.short_write_rate = 1.0});
+    counting_waiter w;
+    ASSERT_TRUE(h.log->append(make_batch(40, 1000, 500), epoch0, now, &w).ok());
+    h.drain();
+    EXPECT_EQ(w.error, errc::no_space);
+    disk.set_faults({});
+    h.log.reset();
+    open();
+    auto got = h.read_all(model::offset(0));
+    ASSERT_GE(got.size(), 1u);
+    expect_same_batch(got[0], first);
+}
+
+TEST_F(fixture, rolls_by_age) {
+    opts.log.segment_ms = 1000;
+    open();
+    ASSERT_TRUE(h.log->append(make_batch(1), epoch0, model::timestamp_ms(10'000)).ok());
+    ASSERT_TRUE(h.log->append(make_batch(1), epoch0, model::timestamp_ms(10'999)).ok());
+    EXPECT_EQ(h.log->segment_count(), 1u);
+    ASSERT_TRUE(h.log->append(make_batch(1), epoch0, model::timestamp_ms(11'000)).ok());
+    EXPECT_EQ(h.log->segment_count(), 2u);
+    h.drain();
+    EXPECT_EQ(h.read_all(model::offset(0)).size(), 3u);
+}
