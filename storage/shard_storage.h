@@ -1,6 +1,7 @@
 // shard_storage: everything of the storage engine that one shard owns — its io_uring and the
 // partition logs assigned to it — and the storage step of the shard's duty cycle: poll each log
-// (group-commit flushes), submit the io batch, reap completions and run them, then, once a
+// (group-commit flushes), submit the io batch, reap completions and run them, poll the logs again
+// so a completed write is followed at once by the next, then, once a
 // second, retention and the reopening (recovery) of logs that failed a write.
 // Lifecycle: created and closed by the owning shard's thread (its on_start / on_stop hooks).
 // Thread-safety: none; one shard thread.
@@ -47,6 +48,7 @@ private:
         std::unique_ptr<partition_log> log;
     };
     shard_storage(options o, std::unique_ptr<io> disk);
+    uint32_t poll_logs(uint64_t now_us, bool idle);
     void housekeeping();
 
     options _opts;
