@@ -199,6 +199,7 @@ private:
     io_op _write_op;
     bool _write_in_flight = false;
     uint64_t _write_end_pos = 0;          // segment position the in-flight write makes whole
+    uint32_t _writes_since_sync = 0;      // plain writes since the last RWF_DSYNC one
     uint64_t _unwritten_since_us = 0;     // when the oldest unwritten byte was appended; 0: none
     uint32_t _ios_in_flight = 0;
     std::optional<errc> _failure;
