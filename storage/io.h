@@ -30,7 +30,7 @@ inline constexpr size_t block_bytes = 4096;
 constexpr uint64_t align_down(uint64_t v) { return v & ~uint64_t(block_bytes - 1); }
 constexpr uint64_t align_up(uint64_t v) { return align_down(v + block_bytes - 1); }
 
-using file_handle = int32_t;
+using file_id = int32_t;
 
 enum class open_mode : uint8_t {
     read_direct,          // O_RDONLY | O_DIRECT
@@ -41,7 +41,7 @@ enum class open_mode : uint8_t {
 struct io_op {
     enum class kind : uint8_t { write, write_dsync, read, fdatasync };
     kind op = kind::write;
-    file_handle file = -1;
+    file_id file = -1;
     uint64_t position = 0;   // file offset; block aligned for write/read
     std::byte* buffer = nullptr; // block aligned; lives until completion
     uint32_t length = 0;     // block multiple for write/read
@@ -58,13 +58,13 @@ public:
     virtual ~io() = default;
 
     // Control path, synchronous.
-    virtual result<file_handle, errc> open(const std::string& path, open_mode mode) = 0;
-    virtual void close(file_handle f) = 0;
-    virtual result<uint64_t, errc> size(file_handle f) = 0;
-    virtual result<size_t, errc> read_at(file_handle f, std::span<std::byte> out, uint64_t pos) = 0;
-    virtual result<void, errc> truncate(file_handle f, uint64_t length) = 0;
-    virtual result<void, errc> allocate(file_handle f, uint64_t position, uint64_t length) = 0;
-    virtual result<void, errc> sync(file_handle f) = 0;
+    virtual result<file_id, errc> open(const std::string& path, open_mode mode) = 0;
+    virtual void close(file_id f) = 0;
+    virtual result<uint64_t, errc> size(file_id f) = 0;
+    virtual result<size_t, errc> read_at(file_id f, std::span<std::byte> out, uint64_t pos) = 0;
+    virtual result<void, errc> truncate(file_id f, uint64_t length) = 0;
+    virtual result<void, errc> allocate(file_id f, uint64_t position, uint64_t length) = 0;
+    virtual result<void, errc> sync(file_id f) = 0;
     // Writes the whole file at `path` atomically: temporary file, fsync, rename, fsync directory.
     virtual result<void, errc> write_file_atomic(const std::string& path,
                                                  std::span<const std::byte> data) = 0;

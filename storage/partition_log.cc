@@ -15,7 +15,7 @@ using detail::time_entry;
 
 struct partition_log::segment {
     model::offset base;
-    file_handle file = -1;
+    file_id file = -1;
     uint64_t size = 0;      // bytes of whole appended batches
     uint64_t written = 0;   // bytes the device has (O_DIRECT write completed)
     uint64_t allocated = 0; // file length reserved with fallocate

@@ -28,7 +28,7 @@ bool sim_io::chance(double p) {
     return p > 0 && std::uniform_real_distribution<double>(0, 1)(_rng) < p;
 }
 
-sim_io::file_state& sim_io::file(file_handle f) {
+sim_io::file_state& sim_io::file(file_id f) {
     RUNNEL_ASSERT(f >= 0 && size_t(f) < _handles.size());
     RUNNEL_ASSERT(_handles[size_t(f)] != nullptr);
     return *_handles[size_t(f)];
@@ -62,7 +62,7 @@ sim_disk sim_io::crash(uint64_t seed) const {
     return disk;
 }
 
-result<file_handle, errc> sim_io::open(const std::string& path, open_mode mode) {
+result<file_id, errc> sim_io::open(const std::string& path, open_mode mode) {
     auto it = _files.find(path);
     if (it == _files.end()) {
         if (mode != open_mode::write_direct) {
@@ -77,17 +77,17 @@ result<file_handle, errc> sim_io::open(const std::string& path, open_mode mode) 
         it = _files.emplace(path, std::make_shared<file_state>()).first;
     }
     _handles.push_back(it->second);
-    return file_handle(_handles.size() - 1);
+    return file_id(_handles.size() - 1);
 }
 
-void sim_io::close(file_handle f) {
+void sim_io::close(file_id f) {
     file(f);
     _handles[size_t(f)] = nullptr;
 }
 
-result<uint64_t, errc> sim_io::size(file_handle f) { return uint64_t(file(f).current.size()); }
+result<uint64_t, errc> sim_io::size(file_id f) { return uint64_t(file(f).current.size()); }
 
-result<size_t, errc> sim_io::read_at(file_handle f, std::span<std::byte> out, uint64_t pos) {
+result<size_t, errc> sim_io::read_at(file_id f, std::span<std::byte> out, uint64_t pos) {
     const auto& cur = file(f).current;
     if (pos >= cur.size()) {
         return size_t(0);
@@ -97,7 +97,7 @@ result<size_t, errc> sim_io::read_at(file_handle f, std::span<std::byte> out, ui
     return n;
 }
 
-result<void, errc> sim_io::truncate(file_handle h, uint64_t length) {
+result<void, errc> sim_io::truncate(file_id h, uint64_t length) {
     file_state& f = file(h);
     if (length > f.current.size() && _disk_full) {
         return failure(errc::no_space);
@@ -114,7 +114,7 @@ result<void, errc> sim_io::truncate(file_handle h, uint64_t length) {
     return {};
 }
 
-result<void, errc> sim_io::allocate(file_handle h, uint64_t position, uint64_t length) {
+result<void, errc> sim_io::allocate(file_id h, uint64_t position, uint64_t length) {
     file_state& f = file(h);
     if (_disk_full) {
         return failure(errc::no_space);
@@ -128,7 +128,7 @@ result<void, errc> sim_io::allocate(file_handle h, uint64_t position, uint64_t l
     return {};
 }
 
-result<void, errc> sim_io::sync(file_handle h) {
+result<void, errc> sim_io::sync(file_id h) {
     make_durable(file(h));
     return {};
 }

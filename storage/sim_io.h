@@ -50,13 +50,13 @@ public:
     sim_disk crash(uint64_t seed) const;
     uint64_t data_writes() const { return _data_writes; }
 
-    result<file_handle, errc> open(const std::string& path, open_mode mode) override;
-    void close(file_handle f) override;
-    result<uint64_t, errc> size(file_handle f) override;
-    result<size_t, errc> read_at(file_handle f, std::span<std::byte> out, uint64_t pos) override;
-    result<void, errc> truncate(file_handle f, uint64_t length) override;
-    result<void, errc> allocate(file_handle f, uint64_t position, uint64_t length) override;
-    result<void, errc> sync(file_handle f) override;
+    result<file_id, errc> open(const std::string& path, open_mode mode) override;
+    void close(file_id f) override;
+    result<uint64_t, errc> size(file_id f) override;
+    result<size_t, errc> read_at(file_id f, std::span<std::byte> out, uint64_t pos) override;
+    result<void, errc> truncate(file_id f, uint64_t length) override;
+    result<void, errc> allocate(file_id f, uint64_t position, uint64_t length) override;
+    result<void, errc> sync(file_id f) override;
     result<void, errc> write_file_atomic(const std::string& path,
                                          std::span<const std::byte> data) override;
     result<std::vector<std::byte>, errc> read_file(const std::string& path) override;
@@ -86,7 +86,7 @@ private:
         uint32_t delay;
     };
 
-    file_state& file(file_handle f);
+    file_state& file(file_id f);
     void execute(io_op& op);
     void make_durable(file_state& f);
     bool chance(double p);

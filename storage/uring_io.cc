@@ -69,14 +69,14 @@ uring_io::~uring_io() {
     io_uring_queue_exit(&_ring);
 }
 
-int uring_io::fd(file_handle f) const {
+int uring_io::fd(file_id f) const {
     RUNNEL_ASSERT(f >= 0);
     RUNNEL_ASSERT(size_t(f) < _fds.size());
     RUNNEL_ASSERT(_fds[size_t(f)] >= 0);
     return _fds[size_t(f)];
 }
 
-result<file_handle, errc> uring_io::open(const std::string& path, open_mode mode) {
+result<file_id, errc> uring_io::open(const std::string& path, open_mode mode) {
     int flags = O_CLOEXEC;
     switch (mode) {
     case open_mode::read_direct: flags |= O_RDONLY | O_DIRECT; break;
@@ -90,19 +90,19 @@ result<file_handle, errc> uring_io::open(const std::string& path, open_mode mode
     for (size_t i = 0; i < _fds.size(); ++i) {
         if (_fds[i] < 0) {
             _fds[i] = f;
-            return file_handle(i);
+            return file_id(i);
         }
     }
     _fds.push_back(f);
-    return file_handle(_fds.size() - 1);
+    return file_id(_fds.size() - 1);
 }
 
-void uring_io::close(file_handle f) {
+void uring_io::close(file_id f) {
     ::close(fd(f));
     _fds[size_t(f)] = -1;
 }
 
-result<uint64_t, errc> uring_io::size(file_handle f) {
+result<uint64_t, errc> uring_io::size(file_id f) {
     struct stat st {};
     if (::fstat(fd(f), &st) != 0) {
         return last_error();
@@ -110,7 +110,7 @@ result<uint64_t, errc> uring_io::size(file_handle f) {
     return uint64_t(st.st_size);
 }
 
-result<size_t, errc> uring_io::read_at(file_handle f, std::span<std::byte> out, uint64_t pos) {
+result<size_t, errc> uring_io::read_at(file_id f, std::span<std::byte> out, uint64_t pos) {
     size_t done = 0;
     while (done < out.size()) {
         ssize_t n = ::pread(fd(f), out.data() + done, out.size() - done, off_t(pos + done));
@@ -128,21 +128,21 @@ result<size_t, errc> uring_io::read_at(file_handle f, std::span<std::byte> out, 
     return done;
 }
 
-result<void, errc> uring_io::truncate(file_handle f, uint64_t length) {
+result<void, errc> uring_io::truncate(file_id f, uint64_t length) {
     if (::ftruncate(fd(f), off_t(length)) != 0) {
         return last_error();
     }
     return {};
 }
 
-result<void, errc> uring_io::allocate(file_handle f, uint64_t position, uint64_t length) {
+result<void, errc> uring_io::allocate(file_id f, uint64_t position, uint64_t length) {
     if (::fallocate(fd(f), 0, off_t(position), off_t(length)) != 0) {
         return last_error();
     }
     return {};
 }
 
-result<void, errc> uring_io::sync(file_handle f) {
+result<void, errc> uring_io::sync(file_id f) {
     if (::fdatasync(fd(f)) != 0) {
         return last_error();
     }

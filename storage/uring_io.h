@@ -19,13 +19,13 @@ public:
     uring_io(const uring_io&) = delete;
     uring_io& operator=(const uring_io&) = delete;
 
-    result<file_handle, errc> open(const std::string& path, open_mode mode) override;
-    void close(file_handle f) override;
-    result<uint64_t, errc> size(file_handle f) override;
-    result<size_t, errc> read_at(file_handle f, std::span<std::byte> out, uint64_t pos) override;
-    result<void, errc> truncate(file_handle f, uint64_t length) override;
-    result<void, errc> allocate(file_handle f, uint64_t position, uint64_t length) override;
-    result<void, errc> sync(file_handle f) override;
+    result<file_id, errc> open(const std::string& path, open_mode mode) override;
+    void close(file_id f) override;
+    result<uint64_t, errc> size(file_id f) override;
+    result<size_t, errc> read_at(file_id f, std::span<std::byte> out, uint64_t pos) override;
+    result<void, errc> truncate(file_id f, uint64_t length) override;
+    result<void, errc> allocate(file_id f, uint64_t position, uint64_t length) override;
+    result<void, errc> sync(file_id f) override;
     result<void, errc> write_file_atomic(const std::string& path,
                                          std::span<const std::byte> data) override;
     result<std::vector<std::byte>, errc> read_file(const std::string& path) override;
@@ -42,10 +42,10 @@ public:
 
 private:
     uring_io() = default;
-    int fd(file_handle f) const;
+    int fd(file_id f) const;
 
     io_uring _ring{};
-    std::vector<int> _fds;      // file_handle -> fd; -1 when free
+    std::vector<int> _fds;      // file_id -> fd; -1 when free
     io_op* _queued_head = nullptr;
     io_op* _queued_tail = nullptr;
     uint32_t _in_flight = 0;
