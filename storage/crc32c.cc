@@ -51,7 +51,11 @@ struct shift_tables {
     }
 };
 
-const shift_tables tables;
+// Built on first use, so a CRC computed during another file's static initialisation is right.
+const shift_tables& tables() {
+    static const shift_tables t;
+    return t;
+}
 
 } // namespace
 
@@ -59,6 +63,7 @@ uint32_t crc32c(std::span<const std::byte> data, uint32_t crc) {
     const auto* p = reinterpret_cast<const unsigned char*>(data.data());
     size_t n = data.size();
     uint64_t reg = ~crc;
+    const shift_tables& shift = tables();
     while (n >= 3 * stream_bytes) {
         uint64_t b = 0;
         uint64_t c = 0;
@@ -73,7 +78,7 @@ uint32_t crc32c(std::span<const std::byte> data, uint32_t crc) {
             b = _mm_crc32_u64(b, vb);
             c = _mm_crc32_u64(c, vc);
         }
-        reg = tables.shift(tables.shift(uint32_t(reg)) ^ uint32_t(b)) ^ uint32_t(c);
+        reg = shift.shift(shift.shift(uint32_t(reg)) ^ uint32_t(b)) ^ uint32_t(c);
         p += 3 * stream_bytes;
         n -= 3 * stream_bytes;
     }
