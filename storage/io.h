@@ -69,7 +69,8 @@ public:
     virtual result<void, errc> write_file_atomic(const std::string& path,
                                                  std::span<const std::byte> data) = 0;
     virtual result<std::vector<std::byte>, errc> read_file(const std::string& path) = 0;
-    virtual result<void, errc> remove(const std::string& path) = 0;   // ENOENT is success
+    // Durable (directory synced) when it returns; ENOENT is success.
+    virtual result<void, errc> remove(const std::string& path) = 0;
     virtual result<void, errc> make_directory(const std::string& path) = 0; // exists is success
     virtual result<void, errc> remove_directory(const std::string& path) = 0;
     virtual result<std::vector<std::string>, errc> list_directory(const std::string& path) = 0;

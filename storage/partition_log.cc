@@ -49,6 +49,7 @@ constexpr uint64_t scan_window_bytes = 1u << 20;
 constexpr uint64_t read_window_min_bytes = 64u << 10;
 constexpr uint32_t read_rounds_max = 64;
 constexpr uint32_t writes_per_sync_max = 4;
+constexpr uint64_t read_window_max_bytes = 8u << 20;
 constexpr const char* clean_marker = "clean_shutdown";
 constexpr const char* epochs_file = "leader-epoch-checkpoint";
 constexpr const char* log_start_file = "log-start-offset";
@@ -167,14 +168,23 @@ result<void, errc> partition_log::load() {
                          detail::segment_name(bases[i]).c_str(),
                          static_cast<long long>(_segments.back()->next_offset()));
             for (size_t j = i + 1; j < bases.size(); ++j) {
-                for (const char* ext : {".log", ".index", ".timeindex"}) {
-                    if (auto r = _io.remove(dir + "/" + detail::segment_name(bases[j]) + ext); !r) {
-                        return r;
-                    }
+                if (auto r = remove_segment_files(bases[j], {".log", ".index", ".timeindex"}); !r) {
+                    return r;
                 }
             }
             break;
         }
+    }
+    if (!_segments.empty() && _log_start > _segments.back()->next_offset) {
+        // delete-records moved the start past data that never became durable: the log restarts
+        // empty at its start offset (Kafka's truncate-fully-and-start-at).
+        for (auto& seg : _segments) {
+            _io.close(seg->file);
+            if (auto r = remove_segment_files(seg->base, {".log", ".index", ".timeindex"}); !r) {
+                return r;
+            }
+        }
+        _segments.clear();
     }
     if (_segments.empty()) {
         auto seg = std::make_unique<segment>();
@@ -189,6 +199,7 @@ result<void, errc> partition_log::load() {
     }
     segment& active = *_segments.back();
     active.sealed = false;
+    active.index_on_disk = false; // it grows from here; sealed (indexed anew) when it rolls
     _active_chunk = 0;
     chunk& c = _chunks[0];
     c.segment_base = active.base;
@@ -205,9 +216,7 @@ result<void, errc> partition_log::load() {
     }
     _log_end = _written_end = _flushed_end = _high_watermark = active.next_offset;
     _log_start = std::max(_log_start, _segments.front()->base);
-    if (_log_start > _log_end) {
-        return failure(errc::corrupt);
-    }
+    RUNNEL_ASSERT(_log_start <= _log_end);
     size_t epochs_before = _epochs.size();
     std::erase_if(_epochs, [&](const auto& e) { return e.second > _log_end; });
     if (_epochs.size() != epochs_before) {
@@ -216,6 +225,7 @@ result<void, errc> partition_log::load() {
         }
     }
     if (clean) {
+        // io::remove syncs the directory: the marker must be gone before new data lands.
         if (auto r = _io.remove(dir + "/" + clean_marker); !r) {
             return r;
         }
@@ -280,6 +290,11 @@ result<void, errc> partition_log::load_segment(model::offset base, bool last, bo
         end = walked.value();
         if (end > trusted) {
             seg.index_on_disk = false; // stale: a prefix only
+            // What the scan found may sit in the device cache only (plain writes, or the tail of
+            // a failed write); it becomes visible below the high watermark, so make it durable.
+            if (auto r = _io.sync(seg.file); !r) {
+                return r;
+            }
         }
     }
     seg.size = end;
@@ -387,6 +402,10 @@ void partition_log::index_batch(segment& seg, const batch::header& h, uint64_t p
 result<void, errc> partition_log::seal(segment& seg) {
     RUNNEL_ASSERT(seg.sealed);
     RUNNEL_ASSERT(seg.written >= seg.size);
+    // Index files promise durable data: sync first (nearly free after an RWF_DSYNC write).
+    if (auto r = _io.sync(seg.file); !r) {
+        return r;
+    }
     if (auto r = _io.truncate(seg.file, seg.size); !r) {
         return r;
     }
@@ -621,6 +640,9 @@ result<void, errc> partition_log::submit_write(segment& seg) {
     // catches up (or the fourth in a row) carries RWF_DSYNC, which makes all before it durable
     // too. Under load that is one sync per four chunks instead of one per chunk (perf/RESULTS.md);
     // at low load every write catches up, so it is one RWF_DSYNC write, as before.
+    // This relies on a RWF_DSYNC write flushing the device cache for the whole file, which holds
+    // because plain writes end on a chunk boundary, so the next write always starts a fresh
+    // block: ext4 then commits through a full flush, never a FUA-only overwrite.
     bool catches_up = data_end == seg.size;
     bool dsync = seg.sealed || _closing ||
                  (_opts.log.ack == ack_after::fsync &&
@@ -741,9 +763,13 @@ result<void, errc> partition_log::persist_epochs() {
                                  detail::encode_epochs(_epochs));
 }
 
-result<void, errc> partition_log::persist_log_start() {
-    return _io.write_file_atomic(_opts.directory + "/" + log_start_file,
-                                 detail::encode_log_start(_log_start));
+result<void, errc> partition_log::persist_log_start(model::offset o) {
+    auto r = _io.write_file_atomic(_opts.directory + "/" + log_start_file,
+                                   detail::encode_log_start(o));
+    if (r) {
+        _log_start = o;
+    }
+    return r;
 }
 
 void partition_log::set_high_watermark(model::offset hw) {
@@ -810,8 +836,10 @@ bool partition_log::read(read_op& op) {
         return true;
     }
     segment* seg = segment_for(op.start);
-    RUNNEL_ASSERT(seg != nullptr);
-    RUNNEL_ASSERT(op.start < seg->next_offset);
+    if (seg == nullptr || op.start >= seg->next_offset) {
+        op.error = _failure ? errc::log_failed : errc::offset_out_of_range;
+        return true;
+    }
     auto rel = uint32_t(op.start - seg->base);
     auto it = std::upper_bound(seg->index.begin(), seg->index.end(), rel,
                                [](uint32_t r, const index_entry& e) { return r < e.relative_offset; });
@@ -850,9 +878,14 @@ bool partition_log::advance_read(read_op& op) {
 // io (false).
 bool partition_log::fill_window(read_op& op, const segment& seg, uint64_t pos, uint64_t min_bytes) {
     op.window_pos = align_down(pos);
-    uint64_t want = std::max<uint64_t>({min_bytes, op.max_bytes, read_window_min_bytes}) +
-                    _opts.log.index_interval_bytes;
-    uint64_t length = align_up(pos - op.window_pos + want);
+    // At least the next whole batch; at most what the segment holds and read_window_max_bytes
+    // (a fetch may return less than max_bytes).
+    uint64_t want = std::max<uint64_t>(
+      min_bytes, std::min<uint64_t>(std::max<uint64_t>(op.max_bytes, read_window_min_bytes) +
+                                      _opts.log.index_interval_bytes,
+                                    read_window_max_bytes));
+    uint64_t length = std::min(align_up(pos - op.window_pos + want),
+                               align_up(seg.size) - op.window_pos);
     if (op.buffer.size() < length) {
         op.buffer = aligned_buffer(length); // grows to the largest window this op has needed
     }
@@ -1012,7 +1045,6 @@ result<void, errc> partition_log::truncate(model::offset o) {
     if (o >= _log_end) {
         return {};
     }
-    const std::string& dir = _opts.directory;
     // Cut at the start of the batch that holds `o` (Kafka's truncateTo).
     model::offset cut = std::max(o, _log_start);
     segment* seg = segment_for(cut);
@@ -1027,32 +1059,47 @@ result<void, errc> partition_log::truncate(model::offset o) {
     if (!walked) {
         return failure(walked.error());
     }
-    while (_segments.back().get() != seg) {
-        segment& last = *_segments.back();
-        _io.close(last.file);
-        last.file = -1;
-        for (const char* ext : {".log", ".index", ".timeindex"}) {
-            if (auto r = _io.remove(dir + "/" + detail::segment_name(last.base) + ext); !r) {
+    // From here on the disk changes; if a step fails, the in-memory state no longer describes
+    // it, so the log fails and is reopened (recovered) from disk by its shard.
+    auto cut_segments = [&]() -> result<void, errc> {
+        while (_segments.back().get() != seg) {
+            segment& last = *_segments.back();
+            _io.close(last.file);
+            last.file = -1;
+            if (auto r = remove_segment_files(last.base, {".log", ".index", ".timeindex"}); !r) {
                 return r;
             }
+            _segments.pop_back();
         }
-        _segments.pop_back();
+        if (auto r = _io.truncate(seg->file, cut_pos); !r) {
+            return r;
+        }
+        if (auto r = remove_segment_files(seg->base, {".index", ".timeindex"}); !r) {
+            return r;
+        }
+        std::erase_if(_epochs, [&](const auto& e) { return e.second >= cut_offset; });
+        if (auto r = persist_epochs(); !r) {
+            return r;
+        }
+        // Rebuild every in-memory structure from the disk, as recovery does.
+        unload();
+        return load();
+    };
+    auto r = cut_segments();
+    if (!r) {
+        fail(r.error());
     }
-    if (auto r = _io.truncate(seg->file, cut_pos); !r) {
-        return r;
-    }
-    for (const char* ext : {".index", ".timeindex"}) {
-        if (auto r = _io.remove(dir + "/" + detail::segment_name(seg->base) + ext); !r) {
+    return r;
+}
+
+result<void, errc> partition_log::remove_segment_files(model::offset base,
+                                                       std::initializer_list<const char*> exts) {
+    for (const char* ext : exts) {
+        if (auto r = _io.remove(_opts.directory + "/" + detail::segment_name(base) + ext); !r) {
             return r;
         }
     }
-    std::erase_if(_epochs, [&](const auto& e) { return e.second >= cut_offset; });
-    if (auto r = persist_epochs(); !r) {
-        return r;
-    }
-    // Rebuild every in-memory structure from the disk, as recovery does.
-    unload();
-    return load();
+    return {};
 }
 
 result<void, errc> partition_log::delete_records(model::offset o) {
@@ -1062,8 +1109,7 @@ result<void, errc> partition_log::delete_records(model::offset o) {
     if (o <= _log_start) {
         return {};
     }
-    _log_start = o;
-    if (auto r = persist_log_start(); !r) {
+    if (auto r = persist_log_start(o); !r) {
         return r;
     }
     if (auto r = apply_retention(model::timestamp_ms(-1)); !r) {
@@ -1083,16 +1129,14 @@ result<void, errc> partition_log::remove_head_segment() {
             c.fill = 0;
         }
     }
-    const std::string path = _opts.directory + "/" + detail::segment_name(head.base);
+    model::offset base = head.base;
     _segments.erase(_segments.begin());
     // Index files first: a crash in between leaves a segment that recovery re-indexes.
-    for (const char* ext : {".index", ".timeindex", ".log"}) {
-        if (auto r = _io.remove(path + ext); !r) {
-            log_error(_opts.directory, "could not delete a retained segment", r.error());
-            return r;
-        }
+    auto r = remove_segment_files(base, {".index", ".timeindex", ".log"});
+    if (!r) {
+        log_error(_opts.directory, "could not delete a retained segment", r.error());
     }
-    return {};
+    return r;
 }
 
 result<uint32_t, errc> partition_log::apply_retention(model::timestamp_ms now) {
@@ -1113,17 +1157,17 @@ result<uint32_t, errc> partition_log::apply_retention(model::timestamp_ms now) {
         if (!below_start && !by_size && !by_time) {
             break;
         }
+        // The start moves (durably) before any file goes, so no read can reach a missing one.
         model::offset next_base = _segments[1]->base;
+        if (next_base > _log_start) {
+            if (auto r = persist_log_start(next_base); !r) {
+                return failure(r.error());
+            }
+        }
         if (auto r = remove_head_segment(); !r) {
             return failure(r.error());
         }
         ++removed;
-        if (next_base > _log_start) {
-            _log_start = next_base;
-            if (auto r = persist_log_start(); !r) {
-                return failure(r.error());
-            }
-        }
     }
     return removed;
 }

@@ -24,6 +24,7 @@
 #include "storage/record_batch.h"
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <span>
@@ -164,7 +165,9 @@ private:
     void advance_durable(model::offset written, bool flushed);
     void complete_waiters();
     result<void, errc> seal(segment& seg);
-    result<void, errc> persist_log_start();
+    result<void, errc> persist_log_start(model::offset o); // sets _log_start once durable
+    result<void, errc> remove_segment_files(model::offset base,
+                                            std::initializer_list<const char*> exts);
     result<void, errc> persist_epochs();
     result<void, errc> remove_head_segment();
     segment* segment_for(model::offset o);

@@ -190,10 +190,10 @@ result<std::vector<std::byte>, errc> uring_io::read_file(const std::string& path
 }
 
 result<void, errc> uring_io::remove(const std::string& path) {
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-        return last_error();
+    if (::unlink(path.c_str()) != 0) {
+        return errno == ENOENT ? result<void, errc>() : last_error();
     }
-    return {};
+    return sync_directory_of(path); // the removal is durable when this returns
 }
 
 result<void, errc> uring_io::make_directory(const std::string& path) {
@@ -245,7 +245,11 @@ uint32_t uring_io::flush() {
     while (_queued_head != nullptr) {
         io_uring_sqe* sqe = io_uring_get_sqe(&_ring);
         if (sqe == nullptr) {
-            io_uring_submit(&_ring);
+            // The submission queue is full. If the kernel takes nothing (e.g. -EBUSY until
+            // completions are reaped), leave the rest queued for the next flush.
+            if (io_uring_submit(&_ring) <= 0) {
+                break;
+            }
             continue;
         }
         io_op* op = _queued_head;
@@ -269,7 +273,9 @@ uint32_t uring_io::flush() {
         io_uring_sqe_set_data(sqe, op);
         ++n;
     }
-    _queued_tail = nullptr;
+    if (_queued_head == nullptr) {
+        _queued_tail = nullptr;
+    }
     if (n > 0) {
         io_uring_submit(&_ring);
         _in_flight += n;
