@@ -62,6 +62,11 @@ sim_disk sim_io::crash(uint64_t seed) const {
     return disk;
 }
 
+void sim_io::abandon_ops() {
+    _queued.clear();
+    _in_flight.clear();
+}
+
 result<file_id, errc> sim_io::open(const std::string& path, open_mode mode) {
     auto it = _files.find(path);
     if (it == _files.end()) {

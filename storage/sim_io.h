@@ -48,6 +48,9 @@ public:
     void set_disk_full(bool full) { _disk_full = full; }
     // The disk after a power cut now, with torn unsynced writes chosen by `seed`.
     sim_disk crash(uint64_t seed) const;
+    // The process died: its queued and in-flight ops are forgotten (what they wrote stays in the
+    // page cache, unsynced); the disk itself goes on, for the next process to open.
+    void abandon_ops();
     uint64_t data_writes() const { return _data_writes; }
 
     result<file_id, errc> open(const std::string& path, open_mode mode) override;

@@ -377,3 +377,22 @@ TEST_F(fixture, rolls_by_age) {
     h.drain();
     EXPECT_EQ(h.read_all(model::offset(0)).size(), 3u);
 }
+
+TEST_F(fixture, a_failed_truncate_fails_the_log_and_reopen_keeps_acknowledged_data) {
+    opts.log.ack = ack_after::fsync;
+    open();
+    for (int i = 0; i < 20; ++i) {
+        append(make_batch(2));
+    }
+    h.drain();
+    disk.set_disk_full(true); // persisting the epoch map fails mid-truncate
+    auto r = h.log->truncate(model::offset(20));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(h.log->failed(), errc::no_space);
+    EXPECT_EQ(h.log->append(make_batch(1), epoch0, now).error(), errc::log_failed);
+    disk.set_disk_full(false);
+    h.log.reset();
+    open();
+    EXPECT_EQ(h.log->log_end(), model::offset(20)) << "the cut batches were never acknowledged";
+    EXPECT_EQ(append(make_batch(1)).base_offset, model::offset(20));
+}
