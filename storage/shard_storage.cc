@@ -28,7 +28,11 @@ result<std::unique_ptr<shard_storage>, errc> shard_storage::create(options o) {
     if (!disk) {
         return failure(disk.error());
     }
-    return std::unique_ptr<shard_storage>(new shard_storage(std::move(o), std::move(disk.value())));
+    return create(std::move(o), std::move(disk.value()));
+}
+
+std::unique_ptr<shard_storage> shard_storage::create(options o, std::unique_ptr<io> disk) {
+    return std::unique_ptr<shard_storage>(new shard_storage(std::move(o), std::move(disk)));
 }
 
 uint32_t shard_storage::owner_shard(std::string_view topic, int32_t partition,

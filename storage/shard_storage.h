@@ -29,11 +29,15 @@ public:
 
     // Creates the shard's io_uring (errors: the kernel refused it, e.g. memlock limits).
     static result<std::unique_ptr<shard_storage>, errc> create(options o);
+    // The same on a given io (tests: a simulated disk).
+    static std::unique_ptr<shard_storage> create(options o, std::unique_ptr<io> disk);
     // Which shard owns a partition: a stable hash of topic and partition.
     static uint32_t owner_shard(std::string_view topic, int32_t partition, uint32_t shard_count);
 
     // Opens (and recovers) every partition of `t` that this shard owns.
     result<void, errc> open_partitions(const topic_metadata& t, const log_config& config);
+    // The partition's log, or null when this shard does not own it. After a failed write the
+    // log is replaced by a recovered one, so do not keep the pointer across duty cycles.
     partition_log* find(const std::string& topic, int32_t partition);
     size_t partition_count() const { return _logs.size(); }
 

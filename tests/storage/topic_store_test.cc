@@ -1,3 +1,4 @@
+#include "storage/batch_builder.h"
 #include "storage/shard_storage.h"
 #include "storage/sim_io.h"
 #include "storage/topic_store.h"
@@ -89,4 +90,39 @@ TEST(shard_storage, partitions_spread_over_shards_and_each_opens_its_own) {
     EXPECT_EQ(seen.size(), 8u);
     EXPECT_TRUE(std::filesystem::exists(dir / "spread-7" / "clean_shutdown"));
     std::filesystem::remove_all(dir);
+}
+
+TEST(shard_storage, a_log_that_failed_a_write_is_recovered_by_housekeeping) {
+    auto owned = std::make_unique<sim_io>(5);
+    sim_io& disk = *owned;
+    auto engine = shard_storage::create({"/data", engine_config{}, 1, 0}, std::move(owned));
+    topic_metadata t{"t", random_topic_id(), 1, {}};
+    ASSERT_TRUE(engine->open_partitions(t, log_config{}).ok());
+    std::vector<record_spec> r{{"k", "v", 0}};
+    auto batch = build_batch(r);
+    uint64_t now = 1'000'000;
+    auto append_and_settle = [&] {
+        auto info = engine->find("t", 0)->append(batch, model::epoch(0), model::timestamp_ms(1));
+        for (int i = 0; i < 10; ++i) {
+            engine->poll(now, true);
+        }
+        return info;
+    };
+    ASSERT_TRUE(append_and_settle().ok());
+    disk.set_faults({.eio_rate = 1.0});
+    ASSERT_TRUE(append_and_settle().ok()); // accepted in memory; its write fails
+    EXPECT_EQ(engine->find("t", 0)->failed(), errc::io_error);
+    EXPECT_EQ(engine->find("t", 0)->append(batch, model::epoch(0), model::timestamp_ms(1)).error(),
+              errc::log_failed);
+    disk.set_faults({});
+    now += 2'000'000; // the next housekeeping tick reopens the log from disk
+    engine->poll(now, true);
+    partition_log* log = engine->find("t", 0);
+    ASSERT_NE(log, nullptr);
+    EXPECT_FALSE(log->failed());
+    EXPECT_EQ(log->log_end(), model::offset(1)) << "only the written batch survives";
+    auto again = append_and_settle();
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->base_offset, model::offset(1));
+    ASSERT_TRUE(engine->close().ok());
 }
