@@ -3,6 +3,6 @@
 # Extra arguments go to runneld, e.g. deploy/run.sh --config deploy/runneld.toml
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/deploy/setup.sh"
+"$root/deploy/setup.sh" src/runneld
 cd "$root"
 exec build/src/runneld "$@"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what deploy/packages.txt lists and is missing, then configures and builds Runnel in
-# build/. Used by deploy/run.sh and deploy/test.sh; safe to run again.
+# Installs what deploy/packages.txt lists and is missing, then configures Runnel in build/ and
+# builds the targets given as arguments (all when none). Used by deploy/run.sh and deploy/test.sh;
+# safe to run again. One configuration serves both (release, asserts on, warnings as errors), so
+# switching between running and testing never rebuilds everything.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -18,11 +20,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-buildtype=${RUNNEL_BUILDTYPE:-release}
-werror=${RUNNEL_WERROR:-false}
 if [ ! -f build/build.ninja ]; then
-    meson setup build --buildtype="$buildtype" -Dwerror="$werror"
-else
-    meson configure build -Dbuildtype="$buildtype" -Dwerror="$werror" >/dev/null
+    meson setup build --buildtype=release -Dwerror=true
 fi
-ninja -C build
+ninja -C build "$@"
