@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SIGKILL crash test: an fsync-acknowledged append load is killed at three different moments; after
 # each kill every acknowledged batch must be present and intact after recovery. Then runneld itself
-# is started on the same data, killed with SIGKILL while it runs, restarted, stopped cleanly, and
+# is started on the same data, killed with SIGKILL while it runs, restarted on two shards (which
+# split the partitions), stopped cleanly, and
 # the data verified once more.
 # Usage: crash_test.sh RUNNEL_LOGTOOL RUNNELD
 set -euo pipefail
@@ -41,9 +42,11 @@ for _ in $(seq 100); do grep -q "runneld: started" "$log" && break; sleep 0.1; d
 grep -q "owns 3 partitions" "$log" || { cat "$log"; echo "FAIL: runneld did not open 3 partitions"; exit 1; }
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null || true
-"$runneld" --data-dir "$data" 2>"$log" &
+"$runneld" --data-dir "$data" --shards 2 2>"$log" &
 pid=$!
 for _ in $(seq 100); do grep -q "runneld: started" "$log" && break; sleep 0.1; done
+owned=$(awk '/owns [0-9]+ partitions/ {n += $5} END {print n + 0}' "$log")
+[ "$owned" = 3 ] || { cat "$log"; echo "FAIL: two shards own $owned partitions, not 3"; exit 1; }
 kill -TERM "$pid"
 wait "$pid"
 grep -q "runneld: stopped cleanly" "$log" || { cat "$log"; echo "FAIL: no clean stop"; exit 1; }
