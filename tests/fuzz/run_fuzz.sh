@@ -12,10 +12,11 @@ flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
        -msse4.2 -I"$src" -I"$src/src")
 storage=("$src"/storage/{batch_builder,crc32c,errc,io,log_config,partition_log,record_batch,sim_io}.cc
          "$src"/storage/detail/segment_files.cc)
-for target in batch_fuzz recovery_fuzz; do
+for target in batch_fuzz recovery_fuzz wire_fuzz; do
     n=$runs
     [ "$target" = recovery_fuzz ] && n=$((runs / 5))
-    "$cxx" "${flags[@]}" -o "$work/$target" "$src/tests/fuzz/$target.cc" "${storage[@]}"
+    "$cxx" "${flags[@]}" -o "$work/$target" "$src/tests/fuzz/$target.cc" "${storage[@]}" \
+        "$src/src/protocol/wire.cc"
     mkdir -p "$work/corpus-$target"
     echo "fuzz: $target, $n runs"
     (cd "$work" && "./$target" -runs="$n" -seed=1 -max_len=4096 "corpus-$target" 2>&1 | tail -n 3)
