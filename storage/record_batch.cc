@@ -3,6 +3,8 @@
 #include "storage/crc32c.h"
 #include "storage/detail/endian.h"
 
+#include <cstdint>
+
 namespace runnel::storage::batch {
 
 using detail::load_be;
@@ -176,8 +178,15 @@ model::offset first_offset_at_or_after(std::span<const std::byte> b, model::time
         if (!read_varint(p, next, ts_delta) || !read_varint(p, next, offset_delta)) {
             break;
         }
-        if (h.base_timestamp() + ts_delta >= ts()) {
-            return h.base_offset + offset_delta;
+        // Producers choose timestamps freely: a sum past int64 counts as far past or far future.
+        int64_t record_ts = 0;
+        if (__builtin_add_overflow(h.base_timestamp(), ts_delta, &record_ts)) {
+            record_ts = ts_delta < 0 ? INT64_MIN : INT64_MAX;
+        }
+        if (record_ts >= ts()) {
+            int64_t o = 0;
+            return __builtin_add_overflow(h.base_offset(), offset_delta, &o) ? h.base_offset
+                                                                            : model::offset(o);
         }
         p = next;
     }

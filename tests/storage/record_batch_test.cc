@@ -109,3 +109,13 @@ TEST(record_batch, first_offset_by_timestamp_is_record_exact) {
     EXPECT_EQ(batch::first_offset_at_or_after(b, model::timestamp_ms(1001)), model::offset(11));
     EXPECT_EQ(batch::first_offset_at_or_after(b, model::timestamp_ms(1009)), model::offset(12));
 }
+
+TEST(record_batch, timestamp_lookup_survives_extreme_timestamps) {
+    // Found by the fuzzer: base timestamp + delta overflowed int64.
+    std::vector<record_spec> r{{"a", "b", -48}, {"c", "d", 5}};
+    auto b = build_batch(r, {.base_timestamp = model::timestamp_ms(INT64_MIN)});
+    batch::set_base_offset(b, model::offset(100));
+    EXPECT_EQ(batch::first_offset_at_or_after(b, model::timestamp_ms(INT64_MIN + 1)),
+              model::offset(101));
+    EXPECT_EQ(batch::first_offset_at_or_after(b, model::timestamp_ms(0)), model::offset(100));
+}
