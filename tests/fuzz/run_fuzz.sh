@@ -19,6 +19,10 @@ for target in batch_fuzz recovery_fuzz wire_fuzz; do
         "$src/src/protocol/wire.cc"
     mkdir -p "$work/corpus-$target"
     echo "fuzz: $target, $n runs"
-    (cd "$work" && "./$target" -runs="$n" -seed=1 -max_len=4096 "corpus-$target" 2>&1 | tail -n 3)
+    # Inputs that once failed (tests/fuzz/corpus/<target>/) are replayed first, every run.
+    seeds=()
+    [ -d "$src/tests/fuzz/corpus/$target" ] && seeds=("$src/tests/fuzz/corpus/$target")
+    (cd "$work" && "./$target" -runs="$n" -seed=1 -max_len=4096 "corpus-$target" "${seeds[@]}" \
+        2>&1 | tail -n 3)
 done
 echo "fuzz: no crash"
