@@ -7,6 +7,7 @@
 // Threads: main (config, signals, start and stop) and one thread per shard. SIGINT and SIGTERM
 // are blocked before any shard thread exists, so only main's sigwait ever sees them.
 #include "config/config.h"
+#include "kafka/listener.h"
 #include "shard/shard.h"
 #include "storage/shard_storage.h"
 #include "storage/topic_store.h"
@@ -25,6 +26,7 @@ namespace {
 // A shard's storage engine, polled by its duty cycle. Created and closed on the shard's thread.
 struct storage_slot final : runnel::pollable {
     std::unique_ptr<runnel::storage::shard_storage> storage;
+    std::unique_ptr<runnel::kafka::listener> kafka; // this shard's Kafka listener
     uint32_t poll(uint64_t now, bool idle) override { return storage->poll(now, idle); }
 };
 
@@ -56,9 +58,21 @@ void attach_storage(runnel::shard& s, storage_slot& slot, const runnel::broker_c
         std::fprintf(stderr, "runneld: shard %u owns %zu partitions\n", self.id()(),
                      slot.storage->partition_count());
         self.add_pollable(slot);
+        auto kafka = runnel::kafka::listener::create({.address = cfg.kafka.listen_address,
+                                                      .port = uint16_t(cfg.kafka.listen_port),
+                                                      .request_bytes_max =
+                                                        cfg.kafka.request_bytes_max});
+        if (!kafka) {
+            return runnel::failure(kafka.error());
+        }
+        slot.kafka = std::move(kafka.value());
+        self.add_pollable(*slot.kafka);
+        std::fprintf(stderr, "runneld: shard %u serves Kafka on %s:%u\n", self.id()(),
+                     cfg.kafka.listen_address.c_str(), unsigned(slot.kafka->port()));
         return {};
     });
     s.set_on_stop([&slot](runnel::shard& self) {
+        slot.kafka.reset();
         if (!slot.storage) {
             return;
         }

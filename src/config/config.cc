@@ -12,6 +12,9 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -98,6 +101,24 @@ std::vector<key_spec> build_key_specs() {
     k.push_back({.name = "shards.ring_capacity", .help = "messages per inter-shard ring",
                  .range = {.min = 64, .max = 65536, .power_of_two = true},
                  RUNNEL_INT_FIELD(shards.ring_capacity)});
+    k.push_back({.name = "kafka.listen_address",
+                 .help = "IPv4 address the Kafka listener binds (0.0.0.0: every interface)",
+                 .kind = value_kind::text, .allowed_note = "an IPv4 address such as 127.0.0.1",
+                 .set_text = [](broker_config& c, std::string_view v) {
+                     in_addr a{};
+                     std::string text(v);
+                     if (inet_pton(AF_INET, text.c_str(), &a) != 1) {
+                         return false;
+                     }
+                     c.kafka.listen_address = text;
+                     return true;
+                 },
+                 .get_text = [](const broker_config& c) { return c.kafka.listen_address; }});
+    k.push_back({.name = "kafka.listen_port", .help = "TCP port of the Kafka listener",
+                 .range = {.min = 1, .max = 65535}, RUNNEL_INT_FIELD(kafka.listen_port)});
+    k.push_back({.name = "kafka.request_bytes_max",
+                 .help = "largest request frame, bytes; a larger one closes the connection",
+                 .range = {.min = 1024, .max = 1 << 30}, RUNNEL_INT_FIELD(kafka.request_bytes_max)});
     k.push_back({.name = "storage.chunk_bytes", .help = "write buffer chunk, bytes",
                  .range = {.min = 64 * kib, .max = 16 * mib, .multiple_of = 4096},
                  RUNNEL_INT_FIELD(storage.chunk_bytes)});
@@ -184,7 +205,7 @@ const key_spec* find_key(std::string_view name) {
 }
 
 bool is_section(std::string_view name) {
-    return name == "shards" || name == "storage" || name == "log";
+    return name == "shards" || name == "kafka" || name == "storage" || name == "log";
 }
 
 // A value as it would be written in TOML: strings quoted and escaped, arrays bracketed.

@@ -30,10 +30,17 @@ struct shards_config {
     uint32_t ring_capacity = 1024;             // messages per inter-shard ring
 };
 
+struct kafka_config {
+    std::string listen_address = "127.0.0.1"; // IPv4 address of the Kafka listener
+    uint32_t listen_port = 9092;
+    uint32_t request_bytes_max = 100u << 20;  // larger request frames close the connection
+};
+
 struct broker_config {
     int32_t node_id = 0;
     std::string data_dir = "./data";
     shards_config shards;
+    kafka_config kafka;                        // [kafka]: the Kafka protocol listener
     storage::engine_config storage;            // [storage]: per-shard engine settings
     storage::log_config log;                   // [log]: defaults for every topic
     uint32_t default_partitions = 1;           // [log] default_partitions: for new topics

@@ -253,6 +253,12 @@ std::vector<rule_case> rule_cases() {
          "log.preallocate_bytes = 1073745920",
          "config: log.preallocate_bytes = 1073745920 is not allowed; use a multiple of 4096 in "
          "0..1073741824"},
+        {"kafka_listen_address", "kafka.listen_address = \"0.0.0.0\"",
+         "kafka.listen_address = \"localhost\"",
+         "config: kafka.listen_address = \"localhost\" is not allowed; use an IPv4 address such "
+         "as 127.0.0.1"},
+        {"kafka_listen_port", "kafka.listen_port = 19092", "kafka.listen_port = 70000",
+         "config: kafka.listen_port = 70000 is not allowed; use 1..65535"},
         {"log_ack_after", "log.ack_after = \"write\"", "log.ack_after = \"sometimes\"",
          "config: log.ack_after = \"sometimes\" is not allowed; use one of: memory, write, fsync"},
         {"log_message_timestamp_type", "log.message_timestamp_type = \"LogAppendTime\"",

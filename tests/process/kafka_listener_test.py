@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""runneld's Kafka listener, over a real TCP connection: ApiVersions v0, v3 and an unsupported
+version pipelined on one connection and answered in order; an oversized frame and an API that is
+not served yet close the connection; runneld still stops cleanly.
+Usage: kafka_listener_test.py RUNNELD"""
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def request(api_key, version, correlation_id, body=b"", flexible=False):
+    header = struct.pack(">hhi", api_key, version, correlation_id) + struct.pack(">h", 6) + b"tester"
+    if flexible:
+        header += b"\x00"  # no tagged fields
+    frame = header + body
+    return struct.pack(">i", len(frame)) + frame
+
+
+def read_frame(sock):
+    def exactly(n):
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise EOFError
+            data += chunk
+        return data
+    (size,) = struct.unpack(">i", exactly(4))
+    return exactly(size)
+
+
+def closed(sock):
+    sock.settimeout(5)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def main():
+    runneld = sys.argv[1]
+    port = free_port()
+    with tempfile.TemporaryDirectory() as work:
+        log = open(os.path.join(work, "runneld.log"), "w+")
+        proc = subprocess.Popen([runneld, "--data-dir", os.path.join(work, "data"),
+                                 "--set", f"kafka.listen_port={port}"], stderr=log)
+        try:
+            for _ in range(100):
+                log.seek(0)
+                if "serves Kafka" in log.read():
+                    break
+                time.sleep(0.1)
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            v3_body = b"\x07rdkafk\x042.0\x00"  # compact strings + tagged fields
+            sock.sendall(request(18, 0, 1) + request(18, 3, 2, v3_body, flexible=True) +
+                         request(18, 99, 3))
+            r1, r2, r3 = read_frame(sock), read_frame(sock), read_frame(sock)
+            # v0: correlation id, error, array of (key, min, max)
+            assert struct.unpack(">iHi", r1[:10]) == (1, 0, 1), r1
+            assert struct.unpack(">hhh", r1[10:16]) == (18, 0, 3), r1
+            # v3: correlation id (header v0), error, compact array, entry + tags, throttle, tags
+            assert struct.unpack(">iH", r2[:6]) == (2, 0), r2
+            assert r2[6] == 2 and struct.unpack(">hhh", r2[7:13]) == (18, 0, 3), r2
+            # unsupported version: UNSUPPORTED_VERSION (35), answered at v0 with the ranges
+            assert struct.unpack(">iH", r3[:6]) == (3, 35), r3
+            assert struct.unpack(">ihhh", r3[6:16]) == (1, 18, 0, 3), r3
+            print("ApiVersions v0, v3 and an unsupported version answered in order")
+
+            big = socket.create_connection(("127.0.0.1", port), timeout=5)
+            big.sendall(struct.pack(">i", 0x7fffffff))
+            assert closed(big), "an oversized frame must close the connection"
+            other = socket.create_connection(("127.0.0.1", port), timeout=5)
+            other.sendall(request(3, 12, 7))  # Metadata: not served yet
+            assert closed(other), "an API that is not served closes the connection"
+            sock.sendall(request(18, 1, 4))
+            assert struct.unpack(">i", read_frame(sock)[:4]) == (4,)
+            print("bad frames close only their own connection")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+        log.seek(0)
+        text = log.read()
+        assert "runneld: stopped cleanly" in text, text
+        assert proc.returncode == 0
+        print("kafka listener test passed")
+
+
+if __name__ == "__main__":
+    main()
