@@ -61,7 +61,9 @@ void attach_storage(runnel::shard& s, storage_slot& slot, const runnel::broker_c
         auto kafka = runnel::kafka::listener::create({.address = cfg.kafka.listen_address,
                                                       .port = uint16_t(cfg.kafka.listen_port),
                                                       .request_bytes_max =
-                                                        cfg.kafka.request_bytes_max});
+                                                        cfg.kafka.request_bytes_max,
+                                                      .node_id = cfg.node_id,
+                                                      .topics = topics});
         if (!kafka) {
             return runnel::failure(kafka.error());
         }

@@ -24,8 +24,23 @@ constexpr size_t frame_header_min_bytes = 8; // api key, version, correlation id
 
 // What this broker serves; ApiVersions answers from it, so it claims nothing else.
 constexpr protocol::api_range served_apis[] = {
+    {protocol::metadata_key, 0, protocol::metadata_version_max},
     {protocol::api_versions_key, 0, protocol::api_versions_version_max},
 };
+
+const protocol::api_range* served(int16_t key) {
+    for (const auto& a : served_apis) {
+        if (a.api_key == key) {
+            return &a;
+        }
+    }
+    return nullptr;
+}
+
+// First flexible version of each served API (request header v2, tagged fields).
+int16_t first_flexible(int16_t key) {
+    return key == protocol::api_versions_key ? 3 : protocol::metadata_first_flexible;
+}
 
 std::string errno_text(int err) { return std::strerror(err); }
 
@@ -220,31 +235,84 @@ bool listener::handle_request(connection& c, std::span<const std::byte> frame) {
     protocol::reader peek(frame);
     const int16_t api_key = peek.int16();
     const int16_t api_version = peek.int16();
-    if (api_key != protocol::api_versions_key) {
+    const protocol::api_range* api = served(api_key);
+    if (api == nullptr) {
         std::fprintf(stderr, "kafka listener: api key %d is not served yet; closing\n", api_key);
         close_connection(c, nullptr);
         return false;
     }
+    const bool known_version = api_version >= api->min_version && api_version <= api->max_version;
+    const bool flexible = known_version && api_version >= first_flexible(api_key);
     protocol::reader r(frame);
-    const bool flexible = api_version >= 3;
     auto header = protocol::read_request_header(r, flexible ? 2 : 1);
     protocol::writer w;
     w.int32(0); // size, patched below
-    w.int32(header.correlation_id); // ApiVersions answers with response header v0, always
-    if (api_version < 0 || api_version > protocol::api_versions_version_max) {
-        protocol::encode_api_versions_response(w, 0, protocol::error_unsupported_version,
-                                               served_apis, 0);
-    } else {
-        if (!r.ok() || !protocol::decode_api_versions_request(r, api_version)) {
+    w.int32(header.correlation_id);
+    if (api_key == protocol::api_versions_key) {
+        // Response header v0 for every version, so any client can read the answer.
+        if (!known_version) {
+            protocol::encode_api_versions_response(w, 0, protocol::error_unsupported_version,
+                                                   served_apis, 0);
+        } else if (!r.ok() || !protocol::decode_api_versions_request(r, api_version)) {
             close_connection(c, "malformed ApiVersions request");
             return false;
+        } else {
+            protocol::encode_api_versions_response(w, api_version, protocol::error_none,
+                                                   served_apis, 0);
         }
-        protocol::encode_api_versions_response(w, api_version, protocol::error_none, served_apis,
-                                               0);
+    } else {
+        std::optional<protocol::metadata_request> m;
+        if (known_version && r.ok()) {
+            m = protocol::decode_metadata_request(r, api_version);
+        }
+        if (!m) {
+            // A client must ask ApiVersions first; a version outside it is a malformed request.
+            close_connection(c, "malformed or unsupported Metadata request");
+            return false;
+        }
+        if (flexible) {
+            w.empty_tagged_fields(); // response header v1
+        }
+        answer_metadata(w, api_version, *m);
     }
     w.patch_int32(0, int32_t(w.size() - 4));
     c.out.insert(c.out.end(), w.bytes().begin(), w.bytes().end());
     return true;
+}
+
+// One node leads every partition at epoch 0 (single-node mode); unknown names get
+// UNKNOWN_TOPIC_OR_PARTITION (no automatic topic creation yet).
+void listener::answer_metadata(protocol::writer& w, int16_t version,
+                               const protocol::metadata_request& m) {
+    protocol::metadata_response res;
+    res.brokers.push_back({_opts.node_id, _opts.address, int32_t(_port)});
+    res.controller_id = _opts.node_id;
+    auto add = [&](const storage::topic_metadata& t) {
+        protocol::metadata_topic mt{.error_code = 0, .name = t.name, .id = t.id};
+        for (int32_t p = 0; p < t.partition_count; ++p) {
+            mt.partitions.push_back({.error_code = 0, .index = p, .leader = _opts.node_id,
+                                     .leader_epoch = 0, .replicas = {_opts.node_id},
+                                     .isr = {_opts.node_id}});
+        }
+        res.topics.push_back(std::move(mt));
+    };
+    if (!m.topics) {
+        for (const auto& t : _opts.topics) {
+            add(t);
+        }
+    } else {
+        for (std::string_view name : *m.topics) {
+            auto it = std::find_if(_opts.topics.begin(), _opts.topics.end(),
+                                   [&](const auto& t) { return t.name == name; });
+            if (it != _opts.topics.end()) {
+                add(*it);
+            } else {
+                res.topics.push_back({.error_code = protocol::error_unknown_topic_or_partition,
+                                      .name = name});
+            }
+        }
+    }
+    protocol::encode_metadata_response(w, version, res);
 }
 
 void listener::close_connection(connection& c, const char* why) {

@@ -3,7 +3,7 @@
 // io_uring-based duty cycle: accept, recv into a per-connection buffer, frame by the int32 size
 // prefix, answer each request in order, send.
 //
-// Today it serves ApiVersions only (and says so in its answer); any other API closes the
+// Today it serves ApiVersions and Metadata (and claims nothing else); any other API closes the
 // connection with a log line. Frames smaller than a header or larger than request_bytes_max
 // close the connection too: the protocol has no error answer for them.
 // Lifecycle: created and destroyed on the owning shard's thread (its on_start / on_stop hooks).
@@ -11,7 +11,10 @@
 #pragma once
 
 #include "base/result.h"
+#include "protocol/metadata.h"
+#include "protocol/wire.h"
 #include "shard/shard.h"
+#include "storage/topic_store.h"
 
 #include <liburing.h>
 
@@ -29,6 +32,9 @@ struct listener_options {
     uint16_t port = 9092;
     uint32_t request_bytes_max = 100u << 20;
     uint32_t connections_max = 4096;
+    int32_t node_id = 0;
+    // Topics as they were at start-up; copied. Topic administration will keep it current.
+    std::vector<storage::topic_metadata> topics;
 };
 
 class listener final : public pollable {
@@ -68,6 +74,7 @@ private:
     void on_send(connection& c, int res);
     bool handle_frames(connection& c);
     bool handle_request(connection& c, std::span<const std::byte> frame);
+    void answer_metadata(protocol::writer& w, int16_t version, const protocol::metadata_request& m);
     void close_connection(connection& c, const char* why);
     void reap_closed();
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """runneld's Kafka listener, over a real TCP connection: ApiVersions v0, v3 and an unsupported
 version pipelined on one connection and answered in order; an oversized frame and an API that is
-not served yet close the connection; runneld still stops cleanly.
-Usage: kafka_listener_test.py RUNNELD"""
+not served yet close the connection; kcat -L (librdkafka) lists the topics; runneld still stops
+cleanly.
+Usage: kafka_listener_test.py RUNNELD RUNNEL_LOGTOOL"""
 import os
 import signal
 import socket
@@ -49,9 +50,12 @@ def closed(sock):
 
 
 def main():
-    runneld = sys.argv[1]
+    runneld, logtool = sys.argv[1], sys.argv[2]
     port = free_port()
     with tempfile.TemporaryDirectory() as work:
+        subprocess.run([logtool, "create-topic", "--data-dir", os.path.join(work, "data"),
+                        "--topic", "orders", "--partitions", "3"], check=True,
+                       stdout=subprocess.DEVNULL)
         log = open(os.path.join(work, "runneld.log"), "w+")
         proc = subprocess.Popen([runneld, "--data-dir", os.path.join(work, "data"),
                                  "--set", f"kafka.listen_port={port}"], stderr=log)
@@ -67,25 +71,34 @@ def main():
                          request(18, 99, 3))
             r1, r2, r3 = read_frame(sock), read_frame(sock), read_frame(sock)
             # v0: correlation id, error, array of (key, min, max)
-            assert struct.unpack(">iHi", r1[:10]) == (1, 0, 1), r1
-            assert struct.unpack(">hhh", r1[10:16]) == (18, 0, 3), r1
+            assert struct.unpack(">iHi", r1[:10]) == (1, 0, 2), r1
+            assert struct.unpack(">hhhhhh", r1[10:22]) == (3, 0, 12, 18, 0, 3), r1
             # v3: correlation id (header v0), error, compact array, entry + tags, throttle, tags
             assert struct.unpack(">iH", r2[:6]) == (2, 0), r2
-            assert r2[6] == 2 and struct.unpack(">hhh", r2[7:13]) == (18, 0, 3), r2
+            assert r2[6] == 3 and struct.unpack(">hhh", r2[14:20]) == (18, 0, 3), r2
             # unsupported version: UNSUPPORTED_VERSION (35), answered at v0 with the ranges
             assert struct.unpack(">iH", r3[:6]) == (3, 35), r3
-            assert struct.unpack(">ihhh", r3[6:16]) == (1, 18, 0, 3), r3
+            assert struct.unpack(">ihhhhhh", r3[6:22]) == (2, 3, 0, 12, 18, 0, 3), r3
             print("ApiVersions v0, v3 and an unsupported version answered in order")
 
             big = socket.create_connection(("127.0.0.1", port), timeout=5)
             big.sendall(struct.pack(">i", 0x7fffffff))
             assert closed(big), "an oversized frame must close the connection"
             other = socket.create_connection(("127.0.0.1", port), timeout=5)
-            other.sendall(request(3, 12, 7))  # Metadata: not served yet
+            other.sendall(request(1, 12, 7))  # Fetch: not served yet
             assert closed(other), "an API that is not served closes the connection"
             sock.sendall(request(18, 1, 4))
             assert struct.unpack(">i", read_frame(sock)[:4]) == (4,)
             print("bad frames close only their own connection")
+
+            listing = subprocess.run(["kcat", "-L", "-b", f"127.0.0.1:{port}"], check=True,
+                                     capture_output=True, text=True, timeout=30).stdout
+            assert 'topic "orders" with 3 partitions' in listing, listing
+            assert "partition 2, leader 0, replicas: 0, isrs: 0" in listing, listing
+            missing = subprocess.run(["kcat", "-L", "-b", f"127.0.0.1:{port}", "-t", "nosuch"],
+                                     capture_output=True, text=True, timeout=30).stdout
+            assert "Unknown topic or partition" in missing, missing
+            print("kcat -L lists the topics")
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
