@@ -16,7 +16,7 @@ for target in batch_fuzz recovery_fuzz wire_fuzz; do
     n=$runs
     [ "$target" = recovery_fuzz ] && n=$((runs / 5))
     "$cxx" "${flags[@]}" -o "$work/$target" "$src/tests/fuzz/$target.cc" "${storage[@]}" \
-        "$src/src/protocol/wire.cc"
+        "$src"/src/protocol/{wire,api_versions,metadata}.cc
     mkdir -p "$work/corpus-$target"
     echo "fuzz: $target, $n runs"
     # Inputs that once failed (tests/fuzz/corpus/<target>/) are replayed first, every run.

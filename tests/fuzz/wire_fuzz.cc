@@ -1,6 +1,8 @@
-// libFuzzer target: the Kafka wire reader. The input's first bytes choose a sequence of field
+// libFuzzer target: the Kafka wire reader and the request decoders built on it. The input's first bytes choose a sequence of field
 // reads (every primitive the reader has); the rest is the message. Invariants: no crash, no read
 // past the input (ASan), position never beyond the size, and after an error every read is zero.
+#include "protocol/api_versions.h"
+#include "protocol/metadata.h"
 #include "protocol/wire.h"
 
 #include <cstdlib>
@@ -39,6 +41,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (!r.ok() && (r.int64() != 0 || r.uvarint() != 0)) {
         std::abort();
+    }
+    // The request decoders, at every version, on the same bytes.
+    auto body = std::span(reinterpret_cast<const std::byte*>(data + 8), size - 8);
+    for (int16_t v = 0; v <= metadata_version_max; ++v) {
+        reader m(body);
+        if (auto req = decode_metadata_request(m, v); req && m.remaining() != 0) {
+            std::abort();
+        }
+    }
+    for (int16_t v = 0; v <= api_versions_version_max; ++v) {
+        reader a(body);
+        (void)decode_api_versions_request(a, v);
     }
     return 0;
 }
