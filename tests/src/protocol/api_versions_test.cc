@@ -2,18 +2,13 @@
 // vs compact encodings, and where tagged-field sections fall.
 #include "protocol/api_versions.h"
 
+#include "bytes.h"
+
 #include <gtest/gtest.h>
 
 using namespace runnel::protocol;
 
 namespace {
-std::vector<std::byte> bytes(std::initializer_list<int> v) {
-    std::vector<std::byte> out;
-    for (int b : v) {
-        out.push_back(std::byte(b));
-    }
-    return out;
-}
 const api_range apis[] = {{0, 3, 9}, {18, 0, 3}};
 } // namespace
 

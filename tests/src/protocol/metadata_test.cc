@@ -1,18 +1,13 @@
 // Byte vectors written by hand from the Metadata schema (protocol spec).
 #include "protocol/metadata.h"
 
+#include "bytes.h"
+
 #include <gtest/gtest.h>
 
 using namespace runnel::protocol;
 
 namespace {
-std::vector<std::byte> bytes(std::initializer_list<int> v) {
-    std::vector<std::byte> out;
-    for (int b : v) {
-        out.push_back(std::byte(b));
-    }
-    return out;
-}
 metadata_response one_topic() {
     metadata_response m;
     m.brokers.push_back({0, "h", 9});

@@ -1,20 +1,12 @@
 #include "protocol/wire.h"
 
+#include "bytes.h"
+
 #include <gtest/gtest.h>
 
 #include <limits>
 
 using namespace runnel::protocol;
-
-namespace {
-std::vector<std::byte> bytes(std::initializer_list<int> v) {
-    std::vector<std::byte> out;
-    for (int b : v) {
-        out.push_back(std::byte(b));
-    }
-    return out;
-}
-} // namespace
 
 TEST(wire, varints_match_the_spec_encodings) {
     writer w;
