@@ -19,11 +19,7 @@ void encode_api_versions_response(writer& w, int16_t version, int16_t error_code
                                   std::span<const api_range> apis, int32_t throttle_time_ms) {
     const bool flexible = version >= 3;
     w.int16(error_code);
-    if (flexible) {
-        w.compact_array_length(int32_t(apis.size()));
-    } else {
-        w.array_length(int32_t(apis.size()));
-    }
+    w.versioned_array_length(flexible, int32_t(apis.size()));
     for (const auto& a : apis) {
         w.int16(a.api_key);
         w.int16(a.min_version);

@@ -43,11 +43,7 @@ std::optional<metadata_request> decode_metadata_request(reader& r, int16_t versi
 namespace {
 
 void int32_array(writer& w, const std::vector<int32_t>& v, bool flexible) {
-    if (flexible) {
-        w.compact_array_length(int32_t(v.size()));
-    } else {
-        w.array_length(int32_t(v.size()));
-    }
+    w.versioned_array_length(flexible, int32_t(v.size()));
     for (int32_t x : v) {
         w.int32(x);
     }
@@ -57,20 +53,8 @@ void int32_array(writer& w, const std::vector<int32_t>& v, bool flexible) {
 
 void encode_metadata_response(writer& w, int16_t version, const metadata_response& m) {
     const bool flexible = version >= metadata_first_flexible;
-    auto array = [&](size_t n) {
-        if (flexible) {
-            w.compact_array_length(int32_t(n));
-        } else {
-            w.array_length(int32_t(n));
-        }
-    };
-    auto text = [&](std::optional<std::string_view> s) {
-        if (flexible) {
-            w.compact_nullable_string(s);
-        } else {
-            w.nullable_string(s);
-        }
-    };
+    auto array = [&](size_t n) { w.versioned_array_length(flexible, int32_t(n)); };
+    auto text = [&](std::optional<std::string_view> s) { w.versioned_nullable_string(flexible, s); };
     if (version >= 3) {
         w.int32(m.throttle_time_ms);
     }

@@ -68,17 +68,19 @@ int64_t reader::int64() {
     return int64_t(v);
 }
 
-uint32_t reader::uvarint() {
-    uint32_t v = 0;
-    for (unsigned shift = 0; shift < 35; shift += 7) {
+// An unsigned LEB128 value of at most `bits` bits (32: 5 bytes, 64: 10 bytes); longer or wider
+// encodings are errors.
+uint64_t reader::unsigned_varint(unsigned bits) {
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < bits + 7; shift += 7) {
         if (!take(1)) {
             return 0;
         }
         auto b = uint8_t(_b[_at++]);
-        if (shift == 28 && (b & 0xf0) != 0) {
-            break; // more than 32 bits
+        if (shift + 7 > bits && (b >> (bits - shift)) != 0) {
+            break; // more than `bits` bits
         }
-        v |= uint32_t(b & 0x7f) << shift;
+        v |= uint64_t(b & 0x7f) << shift;
         if ((b & 0x80) == 0) {
             return v;
         }
@@ -87,28 +89,16 @@ uint32_t reader::uvarint() {
     return 0;
 }
 
+uint32_t reader::uvarint() { return uint32_t(unsigned_varint(32)); }
+
 int32_t reader::varint() {
     uint32_t z = uvarint();
     return int32_t((z >> 1) ^ (~(z & 1) + 1));
 }
 
 int64_t reader::varlong() {
-    uint64_t z = 0;
-    for (unsigned shift = 0; shift < 70; shift += 7) {
-        if (!take(1)) {
-            return 0;
-        }
-        auto b = uint8_t(_b[_at++]);
-        if (shift == 63 && (b & 0xfe) != 0) {
-            break; // more than 64 bits
-        }
-        z |= uint64_t(b & 0x7f) << shift;
-        if ((b & 0x80) == 0) {
-            return int64_t((z >> 1) ^ (~(z & 1) + 1));
-        }
-    }
-    _ok = false;
-    return 0;
+    uint64_t z = unsigned_varint(64);
+    return int64_t((z >> 1) ^ (~(z & 1) + 1));
 }
 
 bool reader::boolean() { return int8() != 0; }
@@ -122,18 +112,59 @@ uuid reader::uuid_value() {
     return u;
 }
 
+// The next n bytes as a view, or nullopt (and the sticky error) when fewer remain.
+std::optional<std::span<const std::byte>> reader::view(size_t n) {
+    if (!take(n)) {
+        return std::nullopt;
+    }
+    auto v = _b.subspan(_at, n);
+    _at += n;
+    return v;
+}
+
+namespace {
+std::optional<std::string_view> as_text(std::optional<std::span<const std::byte>> v) {
+    if (!v) {
+        return std::nullopt;
+    }
+    return std::string_view(reinterpret_cast<const char*>(v->data()), v->size());
+}
+} // namespace
+
+std::optional<std::span<const std::byte>> reader::nullable_bytes() {
+    int32_t n = int32();
+    if (!_ok || n == -1) {
+        return std::nullopt;
+    }
+    if (n < 0) {
+        _ok = false;
+        return std::nullopt;
+    }
+    return view(size_t(n));
+}
+
+std::optional<std::span<const std::byte>> reader::compact_nullable_bytes() {
+    uint32_t n = uvarint();
+    if (!_ok || n == 0) {
+        return std::nullopt;
+    }
+    return view(n - 1);
+}
+
 std::optional<std::string_view> reader::nullable_string() {
     int16_t n = int16();
     if (!_ok || n == -1) {
         return std::nullopt;
     }
-    if (n < 0 || !take(size_t(n))) {
+    if (n < 0) {
         _ok = false;
         return std::nullopt;
     }
-    std::string_view s(reinterpret_cast<const char*>(_b.data() + _at), size_t(n));
-    _at += size_t(n);
-    return s;
+    return as_text(view(size_t(n)));
+}
+
+std::optional<std::string_view> reader::compact_nullable_string() {
+    return as_text(compact_nullable_bytes());
 }
 
 std::string_view reader::string() {
@@ -145,19 +176,6 @@ std::string_view reader::string() {
     return *s;
 }
 
-std::optional<std::string_view> reader::compact_nullable_string() {
-    uint32_t n = uvarint();
-    if (!_ok || n == 0) {
-        return std::nullopt;
-    }
-    if (!take(n - 1)) {
-        return std::nullopt;
-    }
-    std::string_view s(reinterpret_cast<const char*>(_b.data() + _at), n - 1);
-    _at += n - 1;
-    return s;
-}
-
 std::string_view reader::compact_string() {
     auto s = compact_nullable_string();
     if (!s) {
@@ -165,33 +183,6 @@ std::string_view reader::compact_string() {
         return {};
     }
     return *s;
-}
-
-std::optional<std::span<const std::byte>> reader::nullable_bytes() {
-    int32_t n = int32();
-    if (!_ok || n == -1) {
-        return std::nullopt;
-    }
-    if (n < 0 || !take(size_t(n))) {
-        _ok = false;
-        return std::nullopt;
-    }
-    auto s = _b.subspan(_at, size_t(n));
-    _at += size_t(n);
-    return s;
-}
-
-std::optional<std::span<const std::byte>> reader::compact_nullable_bytes() {
-    uint32_t n = uvarint();
-    if (!_ok || n == 0) {
-        return std::nullopt;
-    }
-    if (!take(n - 1)) {
-        return std::nullopt;
-    }
-    auto s = _b.subspan(_at, n - 1);
-    _at += n - 1;
-    return s;
 }
 
 int32_t reader::array_length() {
@@ -230,7 +221,7 @@ void writer::int32(int32_t v) { store_be<uint32_t>(_b, uint32_t(v)); }
 void writer::uint32(uint32_t v) { store_be<uint32_t>(_b, v); }
 void writer::int64(int64_t v) { store_be<uint64_t>(_b, uint64_t(v)); }
 
-void writer::uvarint(uint32_t v) {
+void writer::unsigned_varint(uint64_t v) {
     while (v >= 0x80) {
         _b.push_back(std::byte(uint8_t(v | 0x80)));
         v >>= 7;
@@ -238,15 +229,24 @@ void writer::uvarint(uint32_t v) {
     _b.push_back(std::byte(uint8_t(v)));
 }
 
-void writer::varint(int32_t v) { uvarint((uint32_t(v) << 1) ^ uint32_t(v >> 31)); }
+void writer::uvarint(uint32_t v) { unsigned_varint(v); }
+void writer::varint(int32_t v) { unsigned_varint((uint32_t(v) << 1) ^ uint32_t(v >> 31)); }
+void writer::varlong(int64_t v) { unsigned_varint((uint64_t(v) << 1) ^ uint64_t(v >> 63)); }
 
-void writer::varlong(int64_t v) {
-    uint64_t z = (uint64_t(v) << 1) ^ uint64_t(v >> 63);
-    while (z >= 0x80) {
-        _b.push_back(std::byte(uint8_t(z | 0x80)));
-        z >>= 7;
+void writer::versioned_array_length(bool compact, int32_t n) {
+    if (compact) {
+        compact_array_length(n);
+    } else {
+        array_length(n);
     }
-    _b.push_back(std::byte(uint8_t(z)));
+}
+
+void writer::versioned_nullable_string(bool compact, std::optional<std::string_view> s) {
+    if (compact) {
+        compact_nullable_string(s);
+    } else {
+        nullable_string(s);
+    }
 }
 
 void writer::uuid_value(const uuid& v) {

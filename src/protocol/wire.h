@@ -56,6 +56,8 @@ public:
 
 private:
     bool take(size_t n);
+    uint64_t unsigned_varint(unsigned bits);
+    std::optional<std::span<const std::byte>> view(size_t n);
     std::span<const std::byte> _b;
     size_t _at = 0;
     bool _ok = true;
@@ -84,12 +86,16 @@ public:
     void compact_nullable_bytes(std::optional<std::span<const std::byte>> b);
     void array_length(int32_t n) { int32(n); }
     void compact_array_length(int32_t n) { uvarint(uint32_t(n + 1)); } // -1: null
+    // The classic or the compact (flexible-version) form, as the API version says.
+    void versioned_array_length(bool compact, int32_t n);
+    void versioned_nullable_string(bool compact, std::optional<std::string_view> s);
     void empty_tagged_fields() { uvarint(0); }
     void raw(std::span<const std::byte> b) { _b.insert(_b.end(), b.begin(), b.end()); }
     // Overwrites 4 bytes at `at` (the size prefix of a frame, once its length is known).
     void patch_int32(size_t at, int32_t v);
 
 private:
+    void unsigned_varint(uint64_t v);
     std::vector<std::byte> _b;
 };
 
