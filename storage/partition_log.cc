@@ -1175,22 +1175,21 @@ result<uint32_t, errc> partition_log::apply_retention(model::timestamp_ms now) {
 result<void, errc> partition_log::close() {
     _closing = true;
     std::vector<io_op*> done;
+    auto complete_reaped = [&] {
+        done.clear();
+        _io.reap(done, 64, true);
+        for (io_op* op : done) {
+            op->done(*op);
+        }
+    };
     // Bounded: each round either submits a write or reaps at least one completion.
     while (!_failure && (_write_in_flight || _written_end != _log_end)) {
         poll(0, true);
         _io.flush();
-        done.clear();
-        _io.reap(done, 64, true);
-        for (io_op* op : done) {
-            op->done(*op);
-        }
+        complete_reaped();
     }
     while (_ios_in_flight > 0) {
-        done.clear();
-        _io.reap(done, 64, true);
-        for (io_op* op : done) {
-            op->done(*op);
-        }
+        complete_reaped();
     }
     if (_failure) {
         return failure(*_failure);
