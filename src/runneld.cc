@@ -7,6 +7,7 @@
 // Threads: main (config, signals, start and stop) and one thread per shard. SIGINT and SIGTERM
 // are blocked before any shard thread exists, so only main's sigwait ever sees them.
 #include "config/config.h"
+#include "kafka/broker.h"
 #include "kafka/listener.h"
 #include "shard/shard.h"
 #include "storage/shard_storage.h"
@@ -26,6 +27,7 @@ namespace {
 // A shard's storage engine, polled by its duty cycle. Created and closed on the shard's thread.
 struct storage_slot final : runnel::pollable {
     std::unique_ptr<runnel::storage::shard_storage> storage;
+    std::unique_ptr<runnel::kafka::broker> broker;  // this shard's Kafka API
     std::unique_ptr<runnel::kafka::listener> kafka; // this shard's Kafka listener
     uint32_t poll(uint64_t now, bool idle) override { return storage->poll(now, idle); }
 };
@@ -58,16 +60,37 @@ void attach_storage(runnel::shard& s, storage_slot& slot, const runnel::broker_c
         std::fprintf(stderr, "runneld: shard %u owns %zu partitions\n", self.id()(),
                      slot.storage->partition_count());
         self.add_pollable(slot);
-        auto kafka = runnel::kafka::listener::create({.address = cfg.kafka.listen_address,
-                                                      .port = uint16_t(cfg.kafka.listen_port),
-                                                      .request_bytes_max =
-                                                        cfg.kafka.request_bytes_max,
-                                                      .node_id = cfg.node_id,
-                                                      .topics = topics});
+        slot.broker = std::make_unique<runnel::kafka::broker>(
+          runnel::kafka::broker_options{
+            .node_id = cfg.node_id,
+            .advertised_host = cfg.kafka.advertised_address.empty()
+                                 ? cfg.kafka.listen_address
+                                 : cfg.kafka.advertised_address,
+            .advertised_port = int32_t(cfg.kafka.listen_port),
+            .data_dir = cfg.data_dir,
+            .log_defaults = cfg.log,
+            .default_partitions = int32_t(cfg.default_partitions),
+            .auto_create_topics = cfg.kafka.auto_create_topics,
+          },
+          *slot.storage, topics);
+        if (auto started = slot.broker->start(); !started) {
+            return runnel::failure(started.error());
+        }
+        auto kafka = runnel::kafka::listener::create(
+          {.address = cfg.kafka.listen_address,
+           .port = uint16_t(cfg.kafka.listen_port),
+           .request_bytes_max = cfg.kafka.request_bytes_max},
+          *slot.broker);
         if (!kafka) {
             return runnel::failure(kafka.error());
         }
         slot.kafka = std::move(kafka.value());
+        if (cfg.kafka.advertised_port == 0) {
+            slot.broker->set_advertised_port(slot.kafka->port());
+        } else {
+            slot.broker->set_advertised_port(int32_t(cfg.kafka.advertised_port));
+        }
+        self.add_pollable(*slot.broker);
         self.add_pollable(*slot.kafka);
         std::fprintf(stderr, "runneld: shard %u serves Kafka on %s:%u\n", self.id()(),
                      cfg.kafka.listen_address.c_str(), unsigned(slot.kafka->port()));
@@ -75,6 +98,7 @@ void attach_storage(runnel::shard& s, storage_slot& slot, const runnel::broker_c
     });
     s.set_on_stop([&slot](runnel::shard& self) {
         slot.kafka.reset();
+        slot.broker.reset();
         if (!slot.storage) {
             return;
         }

@@ -40,6 +40,8 @@ public:
     // log is replaced by a recovered one, so do not keep the pointer across duty cycles.
     partition_log* find(const std::string& topic, int32_t partition);
     size_t partition_count() const { return _logs.size(); }
+    // The shard's io, for control-path file work (topic metadata) on the shard's thread.
+    io& disk() { return *_io; }
 
     // The storage step of the duty cycle; returns the work done. Never blocks.
     uint32_t poll(uint64_t now_us, bool idle);

@@ -119,6 +119,30 @@ std::vector<key_spec> build_key_specs() {
     k.push_back({.name = "kafka.request_bytes_max",
                  .help = "largest request frame, bytes; a larger one closes the connection",
                  .range = {.min = 1024, .max = 1 << 30}, RUNNEL_INT_FIELD(kafka.request_bytes_max)});
+    k.push_back({.name = "kafka.advertised_address",
+                 .help = "host name clients are told to connect to (empty: kafka.listen_address)",
+                 .kind = value_kind::text, .allowed_note = "a host name or address, or empty",
+                 .set_text = [](broker_config& c, std::string_view v) {
+                     c.kafka.advertised_address = std::string(v);
+                     return v.size() <= 255;
+                 },
+                 .get_text = [](const broker_config& c) { return c.kafka.advertised_address; }});
+    k.push_back({.name = "kafka.advertised_port",
+                 .help = "port clients are told to connect to (0: the listener's own port)",
+                 .range = {.min = 0, .max = 65535}, RUNNEL_INT_FIELD(kafka.advertised_port)});
+    k.push_back({.name = "kafka.auto_create_topics",
+                 .help = "create a topic when a client's metadata or produce request names it",
+                 .kind = value_kind::text, .allowed_note = "true or false",
+                 .set_text = [](broker_config& c, std::string_view v) {
+                     if (v != "true" && v != "false") {
+                         return false;
+                     }
+                     c.kafka.auto_create_topics = v == "true";
+                     return true;
+                 },
+                 .get_text = [](const broker_config& c) {
+                     return std::string(c.kafka.auto_create_topics ? "true" : "false");
+                 }});
     k.push_back({.name = "storage.chunk_bytes", .help = "write buffer chunk, bytes",
                  .range = {.min = 64 * kib, .max = 16 * mib, .multiple_of = 4096},
                  RUNNEL_INT_FIELD(storage.chunk_bytes)});
@@ -370,6 +394,12 @@ result<void, std::string> apply_value(broker_config& c, const key_spec& k, const
         k.set_int(c, n.as_integer()->get());
         return {};
     case value_kind::text:
+        if (n.is_boolean()) { // true/false keys take TOML booleans as well as their text
+            if (!k.set_text(c, n.as_boolean()->get() ? "true" : "false")) {
+                return wrong_type(k, n);
+            }
+            return {};
+        }
         if (!n.is_string()) {
             return wrong_type(k, n);
         }

@@ -34,6 +34,9 @@ struct kafka_config {
     std::string listen_address = "127.0.0.1"; // IPv4 address of the Kafka listener
     uint32_t listen_port = 9092;
     uint32_t request_bytes_max = 100u << 20;  // larger request frames close the connection
+    std::string advertised_address;           // empty: listen_address
+    uint32_t advertised_port = 0;             // 0: the listener's own port
+    bool auto_create_topics = true;           // metadata/produce of an unknown topic creates it
 };
 
 struct broker_config {

@@ -1,6 +1,5 @@
 #include "kafka/listener.h"
 
-#include "protocol/api_versions.h"
 #include "protocol/wire.h"
 
 #include <arpa/inet.h>
@@ -22,34 +21,19 @@ constexpr uint32_t ring_entries = 256;
 constexpr size_t recv_chunk_bytes = 64u << 10;
 constexpr size_t frame_header_min_bytes = 8; // api key, version, correlation id
 
-// What this broker serves; ApiVersions answers from it, so it claims nothing else.
-constexpr protocol::api_range served_apis[] = {
-    {protocol::metadata_key, 0, protocol::metadata_version_max},
-    {protocol::api_versions_key, 0, protocol::api_versions_version_max},
-};
-
-const protocol::api_range* served(int16_t key) {
-    for (const auto& a : served_apis) {
-        if (a.api_key == key) {
-            return &a;
-        }
-    }
-    return nullptr;
-}
-
-// First flexible version of each served API (request header v2, tagged fields).
-int16_t first_flexible(int16_t key) {
-    return key == protocol::api_versions_key ? 3 : protocol::metadata_first_flexible;
-}
-
 std::string errno_text(int err) { return std::strerror(err); }
+
+// A request whose connection closed before it finished frees itself when it does.
+void free_orphan(kafka_request& r) { delete &r; }
 
 } // namespace
 
-listener::listener(listener_options o) : _opts(std::move(o)) {}
+listener::listener(listener_options o, request_handler& handler)
+  : _opts(std::move(o)), _handler(handler) {}
 
-result<std::unique_ptr<listener>, std::string> listener::create(listener_options o) {
-    std::unique_ptr<listener> l(new listener(std::move(o)));
+result<std::unique_ptr<listener>, std::string> listener::create(listener_options o,
+                                                                request_handler& handler) {
+    std::unique_ptr<listener> l(new listener(std::move(o), handler));
     const std::string where = l->_opts.address + ":" + std::to_string(l->_opts.port);
     l->_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (l->_fd < 0) {
@@ -99,6 +83,7 @@ listener::~listener() {
         }
     }
     for (auto& c : _connections) {
+        close_connection(*c, nullptr); // hands unfinished requests their own lifetime
         ::close(c->fd);
     }
     ::close(_fd);
@@ -126,8 +111,15 @@ uint32_t listener::poll(uint64_t, bool) {
     return work + seen;
 }
 
-// Posts what is missing: the accept, a recv per open connection, a send per connection with
-// unsent responses. Returns how many it posted.
+// A connection is not read while it has too many requests unanswered or too many answers unsent.
+bool listener::blocked(const connection& c) const {
+    return c.pending.size() >= _opts.pending_requests_max ||
+           c.out.size() + c.sending.size() > _opts.output_bytes_max;
+}
+
+// Posts what is missing: the accept, a recv per open connection that is not blocked, a send per
+// connection with queued answers. Frames left unhandled while a connection was blocked are
+// handled first (no recv is posted then, so the buffer may move). Returns the work done.
 uint32_t listener::post_ops() {
     uint32_t posted = 0;
     auto sqe_for = [&](op& o) -> io_uring_sqe* {
@@ -147,10 +139,14 @@ uint32_t listener::post_ops() {
     }
     for (auto& cp : _connections) {
         connection& c = *cp;
+        if (!c.closing && !c.recv_op.posted && !blocked(c) && c.in_len > 0) {
+            ++posted;
+            (void)handle_frames(c);
+        }
         if (c.closing) {
             continue;
         }
-        if (!c.recv_op.posted) {
+        if (!c.recv_op.posted && !blocked(c)) {
             if (c.in.size() - c.in_len < recv_chunk_bytes / 4) {
                 c.in.resize(std::max(c.in.size() * 2, c.in_len + recv_chunk_bytes));
             }
@@ -158,9 +154,13 @@ uint32_t listener::post_ops() {
                 io_uring_prep_recv(sqe, c.fd, c.in.data() + c.in_len, c.in.size() - c.in_len, 0);
             }
         }
-        if (!c.send_op.posted && c.out_sent < c.out.size()) {
+        if (!c.send_op.posted && c.sending.empty() && !c.out.empty()) {
+            c.sending.swap(c.out);
+            c.sent = 0;
+        }
+        if (!c.send_op.posted && c.sent < c.sending.size()) {
             if (io_uring_sqe* sqe = sqe_for(c.send_op)) {
-                io_uring_prep_send(sqe, c.fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent,
+                io_uring_prep_send(sqe, c.fd, c.sending.data() + c.sent, c.sending.size() - c.sent,
                                    MSG_NOSIGNAL);
             }
         }
@@ -179,6 +179,7 @@ void listener::on_accept(int res) {
     int one = 1;
     ::setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     auto c = std::make_unique<connection>();
+    c->home = this;
     c->fd = res;
     c->recv_op.conn = c.get();
     c->send_op.conn = c.get();
@@ -191,9 +192,7 @@ void listener::on_recv(connection& c, int res) {
         return;
     }
     c.in_len += size_t(res);
-    if (!handle_frames(c)) {
-        return;
-    }
+    (void)handle_frames(c);
 }
 
 void listener::on_send(connection& c, int res) {
@@ -201,30 +200,39 @@ void listener::on_send(connection& c, int res) {
         close_connection(c, "send failed");
         return;
     }
-    c.out_sent += size_t(res);
-    if (c.out_sent == c.out.size()) {
-        c.out.clear();
-        c.out_sent = 0;
+    c.sent += size_t(res);
+    if (c.sent == c.sending.size()) {
+        c.sending.clear();
+        c.sent = 0;
     }
 }
 
-// Answers every whole frame in the buffer, in order; false when the connection was closed.
+// Hands every whole frame in the buffer to the handler, in order, until the connection is
+// blocked; false when the connection was closed.
 bool listener::handle_frames(connection& c) {
+    RUNNEL_ASSERT(!c.recv_op.posted);
     size_t at = 0;
-    while (c.in_len - at >= 4) {
+    bool open = true;
+    while (c.in_len - at >= 4 && !blocked(c)) {
         protocol::reader size_reader(std::span(c.in).subspan(at, 4));
         int32_t size = size_reader.int32();
         if (size < int32_t(frame_header_min_bytes) || uint32_t(size) > _opts.request_bytes_max) {
             close_connection(c, "request size out of range (kafka.request_bytes_max)");
-            return false;
+            open = false;
+            break;
         }
         if (c.in_len - at - 4 < size_t(size)) {
             break; // the rest of this frame has not arrived
         }
         if (!handle_request(c, std::span(c.in).subspan(at + 4, size_t(size)))) {
-            return false;
+            open = false;
+            break;
         }
         at += 4 + size_t(size);
+    }
+    if (!open) {
+        c.in_len = 0;
+        return false;
     }
     std::memmove(c.in.data(), c.in.data() + at, c.in_len - at);
     c.in_len -= at;
@@ -235,90 +243,78 @@ bool listener::handle_request(connection& c, std::span<const std::byte> frame) {
     protocol::reader peek(frame);
     const int16_t api_key = peek.int16();
     const int16_t api_version = peek.int16();
-    const protocol::api_range* api = served(api_key);
-    if (api == nullptr) {
-        std::fprintf(stderr, "kafka listener: api key %d is not served yet; closing\n", api_key);
+    const auto versions = _handler.header_version(api_key, api_version);
+    if (!versions) {
+        std::fprintf(stderr, "kafka listener: api key %d version %d is not served; closing\n",
+                     api_key, api_version);
         close_connection(c, nullptr);
         return false;
     }
-    const bool known_version = api_version >= api->min_version && api_version <= api->max_version;
-    const bool flexible = known_version && api_version >= first_flexible(api_key);
-    protocol::reader r(frame);
-    auto header = protocol::read_request_header(r, flexible ? 2 : 1);
-    protocol::writer w;
-    w.int32(0); // size, patched below
-    w.int32(header.correlation_id);
-    if (api_key == protocol::api_versions_key) {
-        // Response header v0 for every version, so any client can read the answer.
-        if (!known_version) {
-            protocol::encode_api_versions_response(w, 0, protocol::error_unsupported_version,
-                                                   served_apis, 0);
-        } else if (!r.ok() || !protocol::decode_api_versions_request(r, api_version)) {
-            close_connection(c, "malformed ApiVersions request");
-            return false;
-        } else {
-            protocol::encode_api_versions_response(w, api_version, protocol::error_none,
-                                                   served_apis, 0);
-        }
-    } else {
-        std::optional<protocol::metadata_request> m;
-        if (known_version && r.ok()) {
-            m = protocol::decode_metadata_request(r, api_version);
-        }
-        if (!m) {
-            // A client must ask ApiVersions first; a version outside it is a malformed request.
-            close_connection(c, "malformed or unsupported Metadata request");
-            return false;
-        }
-        if (flexible) {
-            w.empty_tagged_fields(); // response header v1
-        }
-        answer_metadata(w, api_version, *m);
+    auto* r = new kafka_request;
+    r->frame.assign(frame.begin(), frame.end());
+    protocol::reader hr(r->frame);
+    const auto header = protocol::read_request_header(hr, versions->request);
+    if (!hr.ok()) {
+        delete r;
+        close_connection(c, "malformed request header");
+        return false;
     }
-    w.patch_int32(0, int32_t(w.size() - 4));
-    c.out.insert(c.out.end(), w.bytes().begin(), w.bytes().end());
+    r->api_key = api_key;
+    r->api_version = api_version;
+    r->correlation_id = header.correlation_id;
+    r->client_id = header.client_id;
+    r->body_at = hr.position();
+    r->response.int32(0); // size, patched when queued
+    r->response.int32(header.correlation_id);
+    if (versions->response == 1) {
+        r->response.empty_tagged_fields();
+    }
+    r->on_finish = &listener::on_request_finished;
+    r->owner = &c;
+    c.pending.push_back(r);
+    if (!_handler.handle(*r)) {
+        RUNNEL_ASSERT(!r->finished);
+        c.pending.pop_back();
+        delete r;
+        std::fprintf(stderr, "kafka listener: malformed request (api key %d version %d); "
+                             "closing\n", api_key, api_version);
+        close_connection(c, nullptr);
+        return false;
+    }
     return true;
 }
 
-// One node leads every partition at epoch 0 (single-node mode); unknown names get
-// UNKNOWN_TOPIC_OR_PARTITION (no automatic topic creation yet).
-void listener::answer_metadata(protocol::writer& w, int16_t version,
-                               const protocol::metadata_request& m) {
-    protocol::metadata_response res;
-    res.brokers.push_back({_opts.node_id, _opts.address, int32_t(_port)});
-    res.controller_id = _opts.node_id;
-    auto add = [&](const storage::topic_metadata& t) {
-        protocol::metadata_topic mt{.error_code = 0, .name = t.name, .id = t.id};
-        for (int32_t p = 0; p < t.partition_count; ++p) {
-            mt.partitions.push_back({.error_code = 0, .index = p, .leader = _opts.node_id,
-                                     .leader_epoch = 0, .replicas = {_opts.node_id},
-                                     .isr = {_opts.node_id}});
+void listener::on_request_finished(kafka_request& r) {
+    auto* c = static_cast<connection*>(r.owner);
+    c->home->queue_answers(*c);
+}
+
+// Moves the answers of finished requests at the front of the queue to the output, in order.
+void listener::queue_answers(connection& c) {
+    while (!c.pending.empty() && c.pending.front()->finished) {
+        kafka_request* r = c.pending.front();
+        c.pending.pop_front();
+        if (r->send_response) {
+            r->response.patch_int32(0, int32_t(r->response.size() - 4));
+            c.out.insert(c.out.end(), r->response.bytes().begin(), r->response.bytes().end());
         }
-        res.topics.push_back(std::move(mt));
-    };
-    if (!m.topics) {
-        for (const auto& t : _opts.topics) {
-            add(t);
-        }
-    } else {
-        for (std::string_view name : *m.topics) {
-            auto it = std::find_if(_opts.topics.begin(), _opts.topics.end(),
-                                   [&](const auto& t) { return t.name == name; });
-            if (it != _opts.topics.end()) {
-                add(*it);
-            } else {
-                res.topics.push_back({.error_code = protocol::error_unknown_topic_or_partition,
-                                      .name = name});
-            }
-        }
+        delete r;
     }
-    protocol::encode_metadata_response(w, version, res);
 }
 
 void listener::close_connection(connection& c, const char* why) {
     if (why != nullptr) {
         std::fprintf(stderr, "kafka listener: closing a connection: %s\n", why);
     }
+    for (kafka_request* r : c.pending) {
+        if (r->finished) {
+            delete r;
+        } else {
+            r->on_finish = &free_orphan;
+            r->owner = nullptr;
+        }
+    }
+    c.pending.clear();
     if (!c.closing) {
         c.closing = true;
         ::shutdown(c.fd, SHUT_RDWR); // ends its pending recv and send

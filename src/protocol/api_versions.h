@@ -4,7 +4,7 @@
 // a version the broker does not know can still read the error (Kafka's rule). Any thread.
 #pragma once
 
-#include "protocol/wire.h"
+#include "protocol/codec.h"
 
 #include <optional>
 #include <span>
@@ -14,8 +14,6 @@ namespace runnel::protocol {
 
 inline constexpr int16_t api_versions_key = 18;
 inline constexpr int16_t api_versions_version_max = 3;
-inline constexpr int16_t error_none = 0;
-inline constexpr int16_t error_unsupported_version = 35;
 
 struct api_range {
     int16_t api_key;

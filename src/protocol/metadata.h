@@ -3,7 +3,7 @@
 // Any thread; the response views its strings, which must outlive encode_metadata_response().
 #pragma once
 
-#include "protocol/wire.h"
+#include "protocol/codec.h"
 
 #include <optional>
 #include <string_view>
@@ -14,7 +14,6 @@ namespace runnel::protocol {
 inline constexpr int16_t metadata_key = 3;
 inline constexpr int16_t metadata_version_max = 12;
 inline constexpr int16_t metadata_first_flexible = 9;
-inline constexpr int16_t error_unknown_topic_or_partition = 3;
 
 struct metadata_request {
     std::optional<std::vector<std::string_view>> topics; // nullopt: every topic

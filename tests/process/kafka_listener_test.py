@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """runneld's Kafka listener, over a real TCP connection: ApiVersions v0, v3 and an unsupported
-version pipelined on one connection and answered in order; an oversized frame and an API that is
-not served yet close the connection; kcat -L (librdkafka) lists the topics; runneld still stops
-cleanly.
+version pipelined on one connection and answered in order, claiming exactly the served APIs; an
+oversized frame, an API that is not served and a malformed body close only their own connection;
+kcat -L (librdkafka) lists the topics; runneld still stops cleanly.
 Usage: kafka_listener_test.py RUNNELD RUNNEL_LOGTOOL"""
 import os
 import signal
@@ -49,6 +49,25 @@ def closed(sock):
         return True
 
 
+# What ApiVersions must claim: key -> (min, max). Only APIs with a handler belong here.
+SERVED = {0: (3, 9), 1: (4, 12), 2: (1, 7), 3: (0, 12), 18: (0, 3)}
+
+
+def claimed(body, count_at, flexible):
+    """The (key -> (min, max)) list of an ApiVersions response body."""
+    if flexible:
+        count = body[count_at] - 1
+        at, step = count_at + 1, 7  # key, min, max, empty tags
+    else:
+        (count,) = struct.unpack(">i", body[count_at:count_at + 4])
+        at, step = count_at + 4, 6
+    out = {}
+    for i in range(count):
+        key, lo, hi = struct.unpack(">hhh", body[at + i * step:at + i * step + 6])
+        out[key] = (lo, hi)
+    return out
+
+
 def main():
     runneld, logtool = sys.argv[1], sys.argv[2]
     port = free_port()
@@ -58,7 +77,8 @@ def main():
                        stdout=subprocess.DEVNULL)
         log = open(os.path.join(work, "runneld.log"), "w+")
         proc = subprocess.Popen([runneld, "--data-dir", os.path.join(work, "data"),
-                                 "--set", f"kafka.listen_port={port}"], stderr=log)
+                                 "--set", f"kafka.listen_port={port}",
+                                 "--set", "kafka.auto_create_topics=false"], stderr=log)
         try:
             for _ in range(100):
                 log.seek(0)
@@ -71,22 +91,25 @@ def main():
                          request(18, 99, 3))
             r1, r2, r3 = read_frame(sock), read_frame(sock), read_frame(sock)
             # v0: correlation id, error, array of (key, min, max)
-            assert struct.unpack(">iHi", r1[:10]) == (1, 0, 2), r1
-            assert struct.unpack(">hhhhhh", r1[10:22]) == (3, 0, 12, 18, 0, 3), r1
-            # v3: correlation id (header v0), error, compact array, entry + tags, throttle, tags
+            assert struct.unpack(">iH", r1[:6]) == (1, 0), r1
+            assert claimed(r1, 6, False) == SERVED, r1
+            # v3: correlation id (header v0), error, compact array, entries + tags, throttle, tags
             assert struct.unpack(">iH", r2[:6]) == (2, 0), r2
-            assert r2[6] == 3 and struct.unpack(">hhh", r2[14:20]) == (18, 0, 3), r2
+            assert claimed(r2, 6, True) == SERVED, r2
             # unsupported version: UNSUPPORTED_VERSION (35), answered at v0 with the ranges
             assert struct.unpack(">iH", r3[:6]) == (3, 35), r3
-            assert struct.unpack(">ihhhhhh", r3[6:22]) == (2, 3, 0, 12, 18, 0, 3), r3
+            assert claimed(r3, 6, False) == SERVED, r3
             print("ApiVersions v0, v3 and an unsupported version answered in order")
 
             big = socket.create_connection(("127.0.0.1", port), timeout=5)
             big.sendall(struct.pack(">i", 0x7fffffff))
             assert closed(big), "an oversized frame must close the connection"
             other = socket.create_connection(("127.0.0.1", port), timeout=5)
-            other.sendall(request(1, 12, 7))  # Fetch: not served yet
+            other.sendall(request(57, 0, 7))  # UpdateFeatures: not served
             assert closed(other), "an API that is not served closes the connection"
+            garbage = socket.create_connection(("127.0.0.1", port), timeout=5)
+            garbage.sendall(request(1, 11, 8, b"\x01\x02\x03"))  # Fetch v11, truncated body
+            assert closed(garbage), "a malformed body closes the connection"
             sock.sendall(request(18, 1, 4))
             assert struct.unpack(">i", read_frame(sock)[:4]) == (4,)
             print("bad frames close only their own connection")

@@ -1,0 +1,152 @@
+// broker: the Kafka API of one shard. It decodes each request the listener hands it, runs it
+// against the shard's partition logs, topic table, producer state and group coordinator, and
+// answers it, at once or later (a produce when its batches reach the topic's ack_after level, a
+// fetch when it has min_bytes or its max_wait_ms passed). The API table at the top of broker.cc
+// is the single list of what is served; ApiVersions answers from it, so it claims nothing else.
+//
+// Lifecycle: created on the owning shard's thread after its storage opened; start() opens the
+// internal offsets topic and replays it into the group coordinator; it is polled every duty
+// cycle (produce retries after back-pressure, parked fetches, coordinator timers) and destroyed
+// before the storage closes. Owning core: one shard. Thread-safety: none.
+//
+// Single node: this node leads every partition at leader epoch 0, acks=1 and acks=-1 both wait
+// for the topic's ack_after level. Partitions owned by another shard answer
+// NOT_LEADER_OR_FOLLOWER until requests are forwarded between shards.
+#pragma once
+
+#include "kafka/listener.h"
+#include "kafka/request.h"
+#include "protocol/codec.h"
+#include "storage/shard_storage.h"
+#include "storage/topic_store.h"
+
+#include <list>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace runnel::kafka {
+
+struct broker_options {
+    int32_t node_id = 0;
+    std::string advertised_host = "127.0.0.1";
+    int32_t advertised_port = 9092;
+    std::string data_dir;
+    storage::log_config log_defaults;
+    int32_t default_partitions = 1;
+    bool auto_create_topics = true;
+    int32_t offsets_partitions = 1;          // partitions of the internal offsets topic
+    int64_t group_initial_rebalance_delay_ms = 3000;
+    int64_t offsets_retention_ms = 7ll * 24 * 3600 * 1000;
+};
+
+// Idempotent-producer state of one partition: per producer id its epoch and the last few
+// batches' sequence ranges and offsets, so a retried batch is answered with its first offsets
+// instead of being appended twice (Kafka keeps five per producer).
+struct producer_batch {
+    int32_t first_sequence = 0;
+    int32_t last_sequence = 0;
+    int64_t base_offset = 0;
+};
+struct producer_entry {
+    int16_t epoch = 0;
+    int32_t last_sequence = -1;
+    std::vector<producer_batch> recent; // oldest first, at most producer_batches_kept
+};
+inline constexpr size_t producer_batches_kept = 5;
+
+class broker final : public request_handler, public pollable {
+public:
+    broker(broker_options o, storage::shard_storage& storage,
+           std::vector<storage::topic_metadata> topics);
+    ~broker() override;
+    broker(const broker&) = delete;
+    broker& operator=(const broker&) = delete;
+
+    // Creates (when missing) and opens the internal offsets topic and replays it into the group
+    // coordinator. The error says what failed.
+    result<void, std::string> start();
+    void set_advertised_port(int32_t port) { _opts.advertised_port = port; }
+
+    std::optional<header_versions> header_version(int16_t api_key,
+                                                  int16_t api_version) const override;
+    bool handle(kafka_request& r) override;
+    uint32_t poll(uint64_t now_us, bool idle) override;
+
+    // The served APIs, from the table in broker.cc (ApiVersions answers from it).
+    struct api;
+    static std::span<const api> apis();
+    struct produce_job;
+    struct fetch_job;
+    struct topic_entry {
+        storage::topic_metadata meta;
+        storage::log_config config;
+        std::vector<std::map<int64_t, producer_entry>> producers; // per partition
+        bool internal = false;
+    };
+
+private:
+    // One handler per API; false when the body is malformed.
+    bool api_versions(kafka_request& r);
+    bool metadata(kafka_request& r);
+    bool produce(kafka_request& r);
+    bool fetch(kafka_request& r);
+    bool list_offsets(kafka_request& r);
+    bool offset_for_leader_epoch(kafka_request& r);
+    bool create_topics(kafka_request& r);
+    bool delete_topics(kafka_request& r);
+    bool create_partitions(kafka_request& r);
+    bool describe_configs(kafka_request& r);
+    bool alter_configs(kafka_request& r);
+    bool incremental_alter_configs(kafka_request& r);
+    bool delete_records(kafka_request& r);
+    bool init_producer_id(kafka_request& r);
+    bool describe_cluster(kafka_request& r);
+    bool find_coordinator(kafka_request& r);
+    bool join_group(kafka_request& r);
+    bool sync_group(kafka_request& r);
+    bool heartbeat(kafka_request& r);
+    bool leave_group(kafka_request& r);
+    bool offset_commit(kafka_request& r);
+    bool offset_fetch(kafka_request& r);
+    bool list_groups(kafka_request& r);
+    bool describe_groups(kafka_request& r);
+    bool delete_groups(kafka_request& r);
+
+    // Topics.
+    topic_entry* find_topic(std::string_view name);
+    // Creates a topic (durable in the metadata store, partitions open) or says why not, as a
+    // Kafka error code and message.
+    struct create_error {
+        int16_t code = 0;
+        std::string message;
+    };
+    create_error create_topic(std::string_view name, int32_t partitions,
+                              const std::map<std::string, std::string>& overrides,
+                              bool validate_only);
+    // The topic for a produce or metadata request that named it: created when auto-creation is
+    // on and the name is valid; null otherwise.
+    topic_entry* topic_or_create(std::string_view name);
+    storage::partition_log* log_of(const topic_entry& t, int32_t partition);
+
+    // Produce.
+    void run_produce(produce_job& job);
+    void finish_produce(produce_job& job);
+    static void on_produce_ack(storage::append_waiter& w);
+    // Fetch.
+    void run_fetch(fetch_job& job, uint64_t now_us);
+    void answer_fetch(fetch_job& job);
+    static void on_fetch_read(storage::read_op& op);
+    bool fetch_ready(const fetch_job& job, uint64_t now_us) const;
+
+    broker_options _opts;
+    storage::shard_storage& _storage;
+    std::unique_ptr<storage::metadata_store> _metadata;
+    std::map<std::string, topic_entry, std::less<>> _topics;
+    std::list<std::unique_ptr<produce_job>> _produces; // waiting for acks or retrying
+    std::list<std::unique_ptr<fetch_job>> _fetches;    // reading or parked (long poll)
+    int64_t _next_producer_id = 0;
+};
+
+} // namespace runnel::kafka

@@ -1,0 +1,1 @@
+// The group coordinator lands here (next commit).

@@ -1,0 +1,306 @@
+// Produce: every partition's records (one or more RecordBatch v2) are checked against the
+// idempotent producer's sequence, appended to the partition log unchanged but for the offsets
+// the log stamps, and acknowledged when the last batch reaches the topic's ack_after level.
+#include "kafka/broker.h"
+
+#include "kafka/detail/jobs.h"
+#include "storage/record_batch.h"
+
+#include <chrono>
+
+namespace runnel::kafka {
+
+using namespace protocol;
+namespace batch = storage::batch;
+
+
+namespace {
+
+int64_t wall_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+int32_t next_sequence(int32_t s) { return s == INT32_MAX ? 0 : s + 1; }
+
+int32_t last_sequence(const batch::header& h) {
+    const int64_t last = int64_t(h.base_sequence) + h.last_offset_delta;
+    return int32_t(last > INT32_MAX ? last - INT32_MAX - 1 : last);
+}
+
+// Kafka's idempotent-producer rules for one batch of producer `h.producer_id`: error_none to
+// append it, or an error; a retried batch that matches one of the recent ones answers with its
+// original offset in `duplicate_offset`.
+int16_t check_sequence(std::map<int64_t, producer_entry>& producers, const batch::header& h,
+                       std::optional<int64_t>& duplicate_offset) {
+    auto it = producers.find(h.producer_id());
+    if (it == producers.end()) {
+        // A producer this partition has not seen (new, or known only before a restart: the
+        // state is not rebuilt from the log yet) starts wherever it is.
+        return error_none;
+    }
+    producer_entry& p = it->second;
+    if (h.producer_epoch < p.epoch) {
+        return error_invalid_producer_epoch;
+    }
+    if (h.producer_epoch > p.epoch) {
+        return h.base_sequence == 0 ? error_none : error_out_of_order_sequence_number;
+    }
+    for (const producer_batch& b : p.recent) {
+        if (b.first_sequence == h.base_sequence && b.last_sequence == last_sequence(h)) {
+            duplicate_offset = b.base_offset;
+            return error_none;
+        }
+    }
+    if (h.base_sequence != next_sequence(p.last_sequence)) {
+        return error_out_of_order_sequence_number;
+    }
+    return error_none;
+}
+
+void remember_sequence(std::map<int64_t, producer_entry>& producers, const batch::header& h,
+                       int64_t base_offset) {
+    producer_entry& p = producers[h.producer_id()];
+    if (h.producer_epoch != p.epoch) {
+        p = producer_entry{.epoch = h.producer_epoch};
+    }
+    p.last_sequence = last_sequence(h);
+    if (p.recent.size() == producer_batches_kept) {
+        p.recent.erase(p.recent.begin());
+    }
+    p.recent.push_back({h.base_sequence, p.last_sequence, base_offset});
+}
+
+int16_t append_error(storage::errc e, batch::errc why) {
+    switch (e) {
+    case storage::errc::invalid_batch:
+        return why == batch::errc::bad_crc ? int16_t(error_corrupt_message)
+                                           : int16_t(error_invalid_record);
+    case storage::errc::batch_too_large: return error_message_too_large;
+    case storage::errc::io_error:
+    case storage::errc::no_space:
+    case storage::errc::read_only:
+    case storage::errc::corrupt:
+    case storage::errc::log_failed: return error_kafka_storage_error;
+    case storage::errc::not_found:
+    case storage::errc::offset_out_of_range:
+    case storage::errc::backpressure:
+    case storage::errc::invalid_argument: break;
+    }
+    return error_unknown_server_error;
+}
+
+// The size of the batch at the start of `rest`, or 0 when the bytes there cannot be one.
+size_t batch_size_at(std::span<const std::byte> rest) {
+    if (rest.size() < batch::header_bytes) {
+        return 0;
+    }
+    const batch::header h = batch::read_header(rest);
+    if (h.batch_length < 0 || h.size_bytes() > rest.size()) {
+        return 0;
+    }
+    return h.size_bytes();
+}
+
+// Validates every batch of a partition before any is appended, so that a request appends all
+// of a partition's batches or none (Kafka's rule).
+int16_t check_all(std::span<const std::byte> records) {
+    size_t at = 0;
+    while (at < records.size()) {
+        const size_t n = batch_size_at(records.subspan(at));
+        if (n == 0) {
+            return error_corrupt_message;
+        }
+        auto v = batch::validate(records.subspan(at, n));
+        if (!v) {
+            return v.error() == batch::errc::bad_crc ? int16_t(error_corrupt_message)
+                                                     : int16_t(error_invalid_record);
+        }
+        at += n;
+    }
+    return error_none;
+}
+
+} // namespace
+
+bool broker::produce(kafka_request& r) {
+    reader body(r.body());
+    auto msg = decode<produce_request>(body, r.api_version);
+    if (!msg) {
+        return false;
+    }
+    auto job = std::make_unique<produce_job>(produce_job{.req = r, .msg = std::move(*msg)});
+    job->home = this;
+    size_t count = 0;
+    for (const auto& t : job->msg.topics) {
+        count += t.partitions.size();
+    }
+    job->parts.reserve(count);
+    job->res.topics.reserve(job->msg.topics.size());
+    const bool acks_valid = job->msg.acks == 0 || job->msg.acks == 1 || job->msg.acks == -1;
+    const bool transactional = job->msg.transactional_id.has_value();
+    for (const auto& t : job->msg.topics) {
+        auto& rt = job->res.topics.emplace_back(produce_response_topic{.name = t.name});
+        rt.partitions.reserve(t.partitions.size());
+        topic_entry* topic = acks_valid && !transactional ? topic_or_create(t.name) : nullptr;
+        for (const auto& p : t.partitions) {
+            auto& out = rt.partitions.emplace_back(produce_response_partition{.index = p.index});
+            auto& part = job->parts.emplace_back();
+            part.job = job.get();
+            part.topic = t.name;
+            part.index = p.index;
+            part.out = &out;
+            if (!acks_valid) {
+                out.error_code = error_invalid_required_acks;
+            } else if (transactional) {
+                out.error_code = error_invalid_request;
+                out.error_message = "transactions are not supported";
+            } else if (topic == nullptr || p.index < 0 || p.index >= topic->meta.partition_count) {
+                out.error_code = error_unknown_topic_or_partition;
+            } else if (topic->internal) {
+                out.error_code = error_invalid_topic_exception;
+            } else if (log_of(*topic, p.index) == nullptr) {
+                out.error_code = error_not_leader_or_follower;
+            } else if (!p.records || p.records->empty()) {
+                out.error_code = error_corrupt_message;
+            } else {
+                part.records = *p.records;
+            }
+        }
+    }
+    produce_job& ref = *job;
+    _produces.push_back(std::move(job));
+    ref.self = std::prev(_produces.end());
+    run_produce(ref);
+    return true;
+}
+
+// Appends what is left of every partition; returns early, to be run again from poll(), when a
+// log pushes back. Finishes the job once nothing is left to append or wait for.
+void broker::run_produce(produce_job& job) {
+    job.retry = false;
+    const model::timestamp_ms now(wall_ms());
+    const bool acks = job.msg.acks != 0;
+    for (auto& part : job.parts) {
+        if (part.out->error_code != error_none || part.next_at == part.records.size()) {
+            continue;
+        }
+        topic_entry* topic = find_topic(part.topic);
+        storage::partition_log* log = topic ? log_of(*topic, part.index) : nullptr;
+        if (log == nullptr) {
+            part.out->error_code = error_unknown_topic_or_partition; // deleted meanwhile
+            continue;
+        }
+        if (!part.checked) {
+            part.checked = true;
+            const size_t first = batch_size_at(part.records);
+            if (first == 0) {
+                part.out->error_code = error_corrupt_message;
+                continue;
+            }
+            if (first < part.records.size()) {
+                part.out->error_code = check_all(part.records);
+                if (part.out->error_code != error_none) {
+                    continue;
+                }
+            }
+        }
+        auto& producers = topic->producers[size_t(part.index)];
+        while (part.next_at < part.records.size()) {
+            auto rest = part.records.subspan(part.next_at);
+            const size_t n = batch_size_at(rest);
+            if (n == 0) {
+                part.out->error_code = error_corrupt_message;
+                break;
+            }
+            const auto bytes = rest.subspan(0, n);
+            const batch::header h = batch::read_header(bytes);
+            std::optional<int64_t> duplicate;
+            if (h.producer_id() >= 0) {
+                part.out->error_code = check_sequence(producers, h, duplicate);
+                if (part.out->error_code != error_none) {
+                    break;
+                }
+            }
+            if (duplicate) {
+                if (!part.has_base) {
+                    part.out->base_offset = *duplicate;
+                    part.has_base = true;
+                }
+                part.next_at += n;
+                continue;
+            }
+            const bool last = part.next_at + n == part.records.size();
+            storage::append_waiter* waiter = acks && last ? &part.waiter : nullptr;
+            if (waiter != nullptr) {
+                part.waiter = storage::append_waiter{.done = &broker::on_produce_ack,
+                                                     .owner = &part};
+            }
+            auto appended = log->append(bytes, model::epoch(0), now, waiter);
+            if (!appended) {
+                if (appended.error() == storage::errc::backpressure) {
+                    job.retry = true;
+                    return;
+                }
+                part.out->error_code = append_error(appended.error(), log->last_batch_error());
+                break;
+            }
+            if (h.producer_id() >= 0) {
+                remember_sequence(producers, h, appended->base_offset());
+            }
+            if (!part.has_base) {
+                part.out->base_offset = appended->base_offset();
+                part.has_base = true;
+            }
+            part.out->log_append_time_ms = appended->log_append_time();
+            part.out->log_start_offset = log->log_start()();
+            part.next_at += n;
+            if (waiter != nullptr) {
+                part.waiting = true;
+                ++job.waiting;
+            }
+        }
+    }
+    if (!acks) {
+        job.req.send_response = false; // acks=0: no answer, and no waiter points at the job
+        job.req.finish();
+        _produces.erase(job.self);
+        return;
+    }
+    if (job.waiting == 0) {
+        finish_produce(job);
+    }
+}
+
+void broker::on_produce_ack(storage::append_waiter& w) {
+    auto& part = *static_cast<produce_job::part*>(w.owner);
+    produce_job& job = *part.job;
+    RUNNEL_ASSERT(part.waiting);
+    RUNNEL_ASSERT(job.waiting > 0);
+    part.waiting = false;
+    --job.waiting;
+    if (w.error) {
+        part.out->error_code = error_kafka_storage_error;
+        part.out->base_offset = -1;
+        // The log reopens from disk; sequences it never made durable must not read as duplicates.
+        if (topic_entry* t = job.home->find_topic(part.topic)) {
+            t->producers[size_t(part.index)].clear();
+        }
+    }
+    if (job.waiting == 0 && !job.retry) {
+        job.home->finish_produce(job);
+    }
+}
+
+void broker::finish_produce(produce_job& job) {
+    for (auto& part : job.parts) {
+        if (part.out->error_code != error_none) {
+            part.out->base_offset = -1;
+        }
+    }
+    encode(job.req.response, job.res, job.req.api_version);
+    job.req.finish();
+    _produces.erase(job.self);
+}
+
+} // namespace runnel::kafka

@@ -1,0 +1,2 @@
+// Group coordinator tests land here (next commit).
+#include <gtest/gtest.h>
