@@ -145,6 +145,12 @@ public:
     size_t segment_count() const { return _segments.size(); }
     uint64_t size_bytes() const;
     const options& config() const { return _opts; }
+    // New settings for what comes next (roll, retention, index interval, timestamps). The
+    // ack_after level must stay as it is: waiters already queued were promised it.
+    void set_log_config(const log_config& c) {
+        RUNNEL_ASSERT(c.ack == _opts.log.ack);
+        _opts.log = c;
+    }
     // Largest batch append() accepts: one batch must fit in the write buffer with a chunk spare.
     uint32_t batch_bytes_max() const;
 

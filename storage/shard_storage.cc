@@ -63,6 +63,43 @@ result<void, errc> shard_storage::open_partitions(const topic_metadata& t,
     return {};
 }
 
+result<void, errc> shard_storage::remove_partitions(const std::string& topic) {
+    for (auto it = _logs.lower_bound({topic, 0}); it != _logs.end() && it->first.first == topic;) {
+        if (it->second.log) {
+            if (auto r = it->second.log->close(); !r) {
+                return r;
+            }
+        }
+        const std::string dir = it->second.options.directory;
+        it = _logs.erase(it);
+        auto files = _io->list_directory(dir);
+        if (!files) {
+            return failure(files.error());
+        }
+        for (const auto& f : files.value()) {
+            if (auto r = _io->remove(dir + "/" + f); !r) {
+                return r;
+            }
+        }
+        if (auto r = _io->remove_directory(dir); !r) {
+            return r;
+        }
+    }
+    return {};
+}
+
+void shard_storage::reconfigure(const std::string& topic, const log_config& config) {
+    for (auto it = _logs.lower_bound({topic, 0}); it != _logs.end() && it->first.first == topic;
+         ++it) {
+        log_config c = config;
+        c.ack = it->second.options.log.ack;
+        it->second.options.log = c;
+        if (it->second.log) {
+            it->second.log->set_log_config(c);
+        }
+    }
+}
+
 partition_log* shard_storage::find(const std::string& topic, int32_t partition) {
     auto it = _logs.find({topic, partition});
     return it == _logs.end() ? nullptr : it->second.log.get();

@@ -36,6 +36,12 @@ public:
 
     // Opens (and recovers) every partition of `t` that this shard owns.
     result<void, errc> open_partitions(const topic_metadata& t, const log_config& config);
+    // Closes every partition of `topic` this shard owns and deletes their directories (a
+    // deleted topic). Blocks on this shard's io: control path.
+    result<void, errc> remove_partitions(const std::string& topic);
+    // Gives the open logs of `topic` new settings (AlterConfigs); ack_after keeps its value
+    // until the log reopens, since appends already waiting were promised the old level.
+    void reconfigure(const std::string& topic, const log_config& config);
     // The partition's log, or null when this shard does not own it. After a failed write the
     // log is replaced by a recovered one, so do not keep the pointer across duty cycles.
     partition_log* find(const std::string& topic, int32_t partition);

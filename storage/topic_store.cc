@@ -89,10 +89,28 @@ result<void, std::string> apply_topic_config(log_config& c, std::string_view key
             return failure(bad(key, value, "a multiple of 4096 from 0 to 1073741824"));
         }
         c.preallocate_bytes = uint64_t(*i64);
+    } else if (key == "cleanup.policy") {
+        if (value != "delete") {
+            return failure(bad(key, value, "delete (compaction of user topics is not built)"));
+        }
     } else {
         return failure("unknown topic config " + std::string(key));
     }
     return {};
+}
+
+std::vector<std::pair<std::string, std::string>> topic_config_values(const log_config& c) {
+    return {
+        {"cleanup.policy", "delete"},
+        {"index.interval.bytes", std::to_string(c.index_interval_bytes)},
+        {"message.timestamp.type", std::string(to_string(c.timestamps))},
+        {"retention.bytes", std::to_string(c.retention_bytes)},
+        {"retention.ms", std::to_string(c.retention_ms)},
+        {"runnel.ack.after", std::string(to_string(c.ack))},
+        {"runnel.preallocate.bytes", std::to_string(c.preallocate_bytes)},
+        {"segment.bytes", std::to_string(c.segment_bytes)},
+        {"segment.ms", std::to_string(c.segment_ms)},
+    };
 }
 
 result<log_config, std::string> effective_config(const log_config& defaults,

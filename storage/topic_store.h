@@ -34,9 +34,13 @@ struct topic_metadata {
 std::string check_topic_name(std::string_view name);
 // Applies one Kafka-named topic config to `c`. Known keys: segment.bytes, segment.ms,
 // retention.bytes, retention.ms, index.interval.bytes, message.timestamp.type,
-// runnel.ack.after, runnel.preallocate.bytes. The error names the key, the value and what is allowed.
+// runnel.ack.after, runnel.preallocate.bytes, cleanup.policy (delete only). The error names the
+// key, the value and what is allowed.
 result<void, std::string> apply_topic_config(log_config& c, std::string_view key,
                                              std::string_view value);
+// Every topic config apply_topic_config() knows, by Kafka name, with its value in `c`
+// (DescribeConfigs), in name order. cleanup.policy is always "delete".
+std::vector<std::pair<std::string, std::string>> topic_config_values(const log_config& c);
 // Defaults plus the topic's overrides.
 result<log_config, std::string> effective_config(const log_config& defaults,
                                                  const topic_metadata& t);

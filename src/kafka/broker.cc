@@ -1,11 +1,13 @@
 #include "kafka/broker.h"
 
+#include "protocol/admin_messages.h"
 #include "protocol/api_versions.h"
 #include "kafka/detail/jobs.h"
 #include "protocol/metadata.h"
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 namespace runnel::kafka {
 
@@ -28,6 +30,26 @@ std::span<const broker::api> broker::apis() {
         {list_offsets_request::api_key, 1, 7, list_offsets_request::first_flexible,
          &broker::list_offsets},
         {metadata_key, 0, metadata_version_max, metadata_first_flexible, &broker::metadata},
+        {offset_for_leader_epoch_request::api_key, 0, 4,
+         offset_for_leader_epoch_request::first_flexible, &broker::offset_for_leader_epoch},
+        {create_topics_request::api_key, 0, 7, create_topics_request::first_flexible,
+         &broker::create_topics},
+        {delete_topics_request::api_key, 0, 6, delete_topics_request::first_flexible,
+         &broker::delete_topics},
+        {delete_records_request::api_key, 0, 2, delete_records_request::first_flexible,
+         &broker::delete_records},
+        {init_producer_id_request::api_key, 0, 4, init_producer_id_request::first_flexible,
+         &broker::init_producer_id},
+        {describe_configs_request::api_key, 0, 4, describe_configs_request::first_flexible,
+         &broker::describe_configs},
+        {alter_configs_request::api_key, 0, 2, alter_configs_request::first_flexible,
+         &broker::alter_configs},
+        {create_partitions_request::api_key, 0, 3, create_partitions_request::first_flexible,
+         &broker::create_partitions},
+        {incremental_alter_configs_request::api_key, 0, 1,
+         incremental_alter_configs_request::first_flexible, &broker::incremental_alter_configs},
+        {describe_cluster_request::api_key, 0, 1, describe_cluster_request::first_flexible,
+         &broker::describe_cluster},
         {api_versions_key, 0, api_versions_version_max, 3, &broker::api_versions},
     };
     return served;
@@ -127,6 +149,7 @@ bool broker::metadata(kafka_request& r) {
     metadata_response res;
     res.brokers.push_back({_opts.node_id, _opts.advertised_host, _opts.advertised_port});
     res.controller_id = _opts.node_id;
+    res.cluster_id = _cluster_id;
     auto add = [&](const topic_entry& t) {
         metadata_topic mt{.error_code = 0, .name = t.meta.name, .id = t.meta.id,
                           .internal = t.internal};
@@ -247,6 +270,38 @@ uint32_t broker::poll(uint64_t now_us, bool) {
     return work;
 }
 
-result<void, std::string> broker::start() { return {}; }
+// The cluster id: 22 characters (Kafka's base64 form of a random UUID), made on first start.
+result<void, std::string> broker::load_cluster_id() {
+    const std::string path = _opts.data_dir + "/cluster_id";
+    storage::io& disk = _storage.disk();
+    if (disk.exists(path)) {
+        auto bytes = disk.read_file(path);
+        if (!bytes) {
+            return failure("cannot read " + path + ": " +
+                           std::string(storage::to_string(bytes.error())));
+        }
+        _cluster_id.assign(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+        return {};
+    }
+    constexpr std::string_view alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    uint32_t bits = 0;
+    int have = 0;
+    for (uint8_t b : storage::random_topic_id()) { // 128 bits, 6 at a time: 22 characters
+        bits = (bits << 8) | b;
+        for (have += 8; have >= 6; have -= 6) {
+            _cluster_id += alphabet[(bits >> (have - 6)) & 63];
+        }
+    }
+    _cluster_id += alphabet[(bits << (6 - have)) & 63];
+    std::vector<std::byte> bytes(_cluster_id.size());
+    std::memcpy(bytes.data(), _cluster_id.data(), bytes.size());
+    if (auto w = disk.write_file_atomic(path, bytes); !w) {
+        return failure("cannot write " + path + ": " + std::string(storage::to_string(w.error())));
+    }
+    return {};
+}
+
+result<void, std::string> broker::start() { return load_cluster_id(); }
 
 } // namespace runnel::kafka

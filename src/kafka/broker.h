@@ -114,6 +114,7 @@ private:
     bool describe_groups(kafka_request& r);
     bool delete_groups(kafka_request& r);
 
+    result<void, std::string> load_cluster_id();
     // Topics.
     topic_entry* find_topic(std::string_view name);
     // Creates a topic (durable in the metadata store, partitions open) or says why not, as a
@@ -129,6 +130,11 @@ private:
     // on and the name is valid; null otherwise.
     topic_entry* topic_or_create(std::string_view name);
     storage::partition_log* log_of(const topic_entry& t, int32_t partition);
+    create_error set_topic_overrides(topic_entry& t, std::map<std::string, std::string> overrides,
+                                     bool validate_only);
+    template <typename Resource, typename Apply, typename Respond>
+    void alter_resources(const std::vector<Resource>& resources, bool validate_only,
+                         std::vector<std::string>& messages, Apply&& apply, Respond&& respond);
 
     // Produce.
     void run_produce(produce_job& job);
@@ -147,6 +153,7 @@ private:
     std::list<std::unique_ptr<produce_job>> _produces; // waiting for acks or retrying
     std::list<std::unique_ptr<fetch_job>> _fetches;    // reading or parked (long poll)
     int64_t _next_producer_id = 0;
+    std::string _cluster_id; // made once, kept in <data_dir>/cluster_id
 };
 
 } // namespace runnel::kafka

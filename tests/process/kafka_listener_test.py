@@ -50,7 +50,9 @@ def closed(sock):
 
 
 # What ApiVersions must claim: key -> (min, max). Only APIs with a handler belong here.
-SERVED = {0: (3, 9), 1: (4, 12), 2: (1, 7), 3: (0, 12), 18: (0, 3)}
+SERVED = {0: (3, 9), 1: (4, 12), 2: (1, 7), 3: (0, 12), 18: (0, 3), 19: (0, 7), 20: (0, 6),
+          21: (0, 2), 22: (0, 4), 23: (0, 4), 32: (0, 4), 33: (0, 2), 37: (0, 3), 44: (0, 1),
+          60: (0, 1)}
 
 
 def claimed(body, count_at, flexible):

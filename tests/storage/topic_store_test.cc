@@ -36,7 +36,11 @@ TEST(topic_store, configs_are_validated_with_precise_messages) {
                          "from 65536 to 2147483648");
     EXPECT_FALSE(apply_topic_config(c, "runnel.ack.after", "sometimes").ok());
     EXPECT_EQ(apply_topic_config(c, "cleanup.policy", "compact").error(),
-              "unknown topic config cleanup.policy");
+              "topic config cleanup.policy = \"compact\" is not allowed; use delete "
+              "(compaction of user topics is not built)");
+    EXPECT_TRUE(apply_topic_config(c, "cleanup.policy", "delete").ok());
+    EXPECT_EQ(apply_topic_config(c, "min.insync.replicas", "1").error(),
+              "unknown topic config min.insync.replicas");
 }
 
 TEST(topic_store, metadata_round_trips_and_torn_files_are_refused) {
