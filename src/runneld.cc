@@ -60,6 +60,9 @@ void attach_storage(runnel::shard& s, storage_slot& slot, const runnel::broker_c
         std::fprintf(stderr, "runneld: shard %u owns %zu partitions\n", self.id()(),
                      slot.storage->partition_count());
         self.add_pollable(slot);
+        if (self.id()() != 0) {
+            return {}; // Kafka is served by shard 0 until requests are forwarded between shards
+        }
         slot.broker = std::make_unique<runnel::kafka::broker>(
           runnel::kafka::broker_options{
             .node_id = cfg.node_id,
@@ -71,6 +74,9 @@ void attach_storage(runnel::shard& s, storage_slot& slot, const runnel::broker_c
             .log_defaults = cfg.log,
             .default_partitions = int32_t(cfg.default_partitions),
             .auto_create_topics = cfg.kafka.auto_create_topics,
+            .offsets_partitions = int32_t(cfg.groups.offsets_partitions),
+            .group_initial_rebalance_delay_ms = int32_t(cfg.groups.initial_rebalance_delay_ms),
+            .offsets_retention_ms = cfg.groups.offsets_retention_ms,
           },
           *slot.storage, topics);
         if (auto started = slot.broker->start(); !started) {
@@ -210,6 +216,11 @@ int main(int argc, char** argv) {
     if (auto started = group.start(); !started) {
         std::fprintf(stderr, "runneld: start-up failed: %s\n", started.error().c_str());
         return 1;
+    }
+    if (group.size() > 1) {
+        std::fprintf(stderr, "runneld: %u shards: shard 0 serves Kafka and answers "
+                             "NOT_LEADER_OR_FOLLOWER for partitions the other shards own, "
+                             "until requests are forwarded between shards\n", group.size());
     }
     std::fprintf(stderr, "runneld: started\n");
 

@@ -99,6 +99,11 @@ uint32_t partition_log::batch_bytes_max() const {
     return uint32_t(std::min<uint64_t>(spare, batch::size_max));
 }
 
+model::offset partition_log::active_segment_base() const {
+    RUNNEL_ASSERT(!_segments.empty());
+    return _segments.back()->base;
+}
+
 uint64_t partition_log::size_bytes() const {
     uint64_t n = 0;
     for (const auto& s : _segments) {

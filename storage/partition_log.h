@@ -143,6 +143,8 @@ public:
     std::optional<errc> failed() const { return _failure; }
     uint32_t ios_in_flight() const { return _ios_in_flight; }
     size_t segment_count() const { return _segments.size(); }
+    // Base offset of the segment appends go to (the start of the recent data a restart rescans).
+    model::offset active_segment_base() const;
     uint64_t size_bytes() const;
     const options& config() const { return _opts; }
     // New settings for what comes next (roll, retention, index interval, timestamps). The

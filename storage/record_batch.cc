@@ -65,24 +65,29 @@ bool read_varint(const std::byte*& p, const std::byte* end, T& out) {
     return false;
 }
 
-// Skips a varint-length byte field; `nullable` allows -1.
-bool skip_bytes(const std::byte*& p, const std::byte* end, bool nullable) {
+// Reads a varint-length byte field into `out` (nullopt for -1); `nullable` allows -1.
+bool read_bytes(const std::byte*& p, const std::byte* end, bool nullable,
+                std::optional<std::span<const std::byte>>& out) {
     int32_t len = 0;
     if (!read_varint(p, end, len)) {
         return false;
     }
     if (len < 0) {
+        out.reset();
         return nullable && len == -1;
     }
     if (end - p < len) {
         return false;
     }
+    out = std::span<const std::byte>(p, size_t(len));
     p += len;
     return true;
 }
 
-// Walks every record of an uncompressed batch: framing, offsetDelta order, exact fill.
-bool check_records(std::span<const std::byte> b, int32_t count) {
+// Walks every record of an uncompressed batch, checking framing, offsetDelta order and exact
+// fill, and hands each record's key and value to `visit`.
+template <typename Visit>
+bool walk_records(std::span<const std::byte> b, int32_t count, Visit&& visit) {
     const std::byte* p = b.data() + header_bytes;
     const std::byte* end = b.data() + b.size();
     for (int32_t i = 0; i < count; ++i) {
@@ -94,25 +99,42 @@ bool check_records(std::span<const std::byte> b, int32_t count) {
         int64_t ts_delta = 0;
         int32_t offset_delta = 0;
         int32_t header_count = 0;
+        std::optional<std::span<const std::byte>> key;
+        std::optional<std::span<const std::byte>> value;
         p += 1; // attributes, unused in v2
         if (!read_varint(p, rec_end, ts_delta) || !read_varint(p, rec_end, offset_delta) ||
-            offset_delta != i || !skip_bytes(p, rec_end, true) || !skip_bytes(p, rec_end, true) ||
-            !read_varint(p, rec_end, header_count) || header_count < 0) {
+            offset_delta != i || !read_bytes(p, rec_end, true, key) ||
+            !read_bytes(p, rec_end, true, value) || !read_varint(p, rec_end, header_count) ||
+            header_count < 0) {
             return false;
         }
         for (int32_t h = 0; h < header_count; ++h) {
-            if (!skip_bytes(p, rec_end, false) || !skip_bytes(p, rec_end, true)) {
+            std::optional<std::span<const std::byte>> ignored;
+            if (!read_bytes(p, rec_end, false, ignored) || !read_bytes(p, rec_end, true, ignored)) {
                 return false;
             }
         }
         if (p != rec_end) {
             return false;
         }
+        visit(key, value);
     }
     return p == end;
 }
 
+bool check_records(std::span<const std::byte> b, int32_t count) {
+    return walk_records(b, count, [](const auto&, const auto&) {});
+}
+
 } // namespace
+
+bool for_each_record(std::span<const std::byte> b, const record_visitor& visit) {
+    auto h = check_stored(b);
+    if (!h || h->compressed()) {
+        return false;
+    }
+    return walk_records(b.subspan(0, h->size_bytes()), h->record_count, visit);
+}
 
 result<header, errc> check_stored(std::span<const std::byte> b) {
     if (b.size() < header_bytes) {

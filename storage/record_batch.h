@@ -9,6 +9,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -86,6 +88,13 @@ result<header, errc> validate(std::span<const std::byte> bytes);
 // Checks the framing and CRC of a stored batch at the start of `bytes` (recovery, reads).
 // Returns the header, or an error when the bytes there are not a whole valid batch.
 result<header, errc> check_stored(std::span<const std::byte> bytes);
+
+// Hands the key and value of every record of a stored, uncompressed batch at the start of `bytes`
+// to `visit` (views into `bytes`; nullopt for null). False when the batch is not whole and valid
+// or is compressed. Control path (the group coordinator's replay).
+using record_visitor = std::function<void(const std::optional<std::span<const std::byte>>& key,
+                                          const std::optional<std::span<const std::byte>>& value)>;
+bool for_each_record(std::span<const std::byte> bytes, const record_visitor& visit);
 
 // The offset of the first record whose timestamp is >= ts in a stored, checked batch: exact for
 // uncompressed CreateTime batches, the base offset otherwise (records not decoded).

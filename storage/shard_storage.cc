@@ -1,7 +1,9 @@
 #include "storage/shard_storage.h"
 
+#include "storage/record_batch.h"
 #include "storage/uring_io.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -10,6 +12,11 @@ namespace runnel::storage {
 namespace {
 constexpr uint64_t housekeeping_interval_us = 1'000'000;
 constexpr uint32_t reap_batch_max = 256;
+
+uint64_t monotonic_us() {
+    using namespace std::chrono;
+    return uint64_t(duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count());
+}
 
 model::timestamp_ms wall_clock_ms() {
     using namespace std::chrono;
@@ -103,6 +110,39 @@ void shard_storage::reconfigure(const std::string& topic, const log_config& conf
 partition_log* shard_storage::find(const std::string& topic, int32_t partition) {
     auto it = _logs.find({topic, partition});
     return it == _logs.end() ? nullptr : it->second.log.get();
+}
+
+result<void, errc> shard_storage::scan(partition_log& log, model::offset from,
+                                       const batch_visitor& visit) {
+    read_op op;
+    model::offset next = std::max(from, log.log_start());
+    while (next < log.log_end()) {
+        bool done = false;
+        op.start = next;
+        op.max_bytes = 1u << 20;
+        op.upto = log.log_end();
+        op.owner = &done;
+        op.done = [](read_op& o) { *static_cast<bool*>(o.owner) = true; };
+        if (!log.read(op)) {
+            while (!done) { // each poll reaps what the device finished
+                (void)poll(monotonic_us(), false);
+            }
+        }
+        if (op.error) {
+            return failure(*op.error);
+        }
+        RUNNEL_ASSERT(!op.bytes.empty()); // next < log end, so a batch is there
+        for (auto bytes = op.bytes; !bytes.empty();) {
+            auto h = batch::check_stored(bytes);
+            if (!h) {
+                return failure(errc::corrupt);
+            }
+            visit(bytes.subspan(0, h->size_bytes()));
+            next = h->last_offset() + 1;
+            bytes = bytes.subspan(h->size_bytes());
+        }
+    }
+    return {};
 }
 
 uint32_t shard_storage::poll(uint64_t now_us, bool idle) {

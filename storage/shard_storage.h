@@ -10,6 +10,7 @@
 #include "storage/partition_log.h"
 #include "storage/topic_store.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -48,6 +49,12 @@ public:
     size_t partition_count() const { return _logs.size(); }
     // The shard's io, for control-path file work (topic metadata) on the shard's thread.
     io& disk() { return *_io; }
+
+    // Hands every stored batch of `log` from the one holding `from` to the log end to `visit`,
+    // in order, driving this shard's io until the reads complete: a start-up scan (group
+    // offsets, idempotent-producer state), not for the duty cycle. Errors: the read's.
+    using batch_visitor = std::function<void(std::span<const std::byte> batch)>;
+    result<void, errc> scan(partition_log& log, model::offset from, const batch_visitor& visit);
 
     // The storage step of the duty cycle; returns the work done. Never blocks.
     uint32_t poll(uint64_t now_us, bool idle);

@@ -209,6 +209,16 @@ std::vector<key_spec> build_key_specs() {
                  }});
     k.push_back({.name = "log.default_partitions", .help = "partitions of a new topic",
                  .range = {.min = 1, .max = 10'000}, RUNNEL_INT_FIELD(default_partitions)});
+    k.push_back({.name = "groups.initial_rebalance_delay_ms",
+                 .help = "wait for more members before the first rebalance of an empty group",
+                 .range = {.min = 0, .max = 300'000},
+                 RUNNEL_INT_FIELD(groups.initial_rebalance_delay_ms)});
+    k.push_back({.name = "groups.offsets_retention_ms",
+                 .help = "committed offsets of an empty group expire after this long",
+                 .range = {.min = 60'000}, RUNNEL_INT_FIELD(groups.offsets_retention_ms)});
+    k.push_back({.name = "groups.offsets_partitions",
+                 .help = "partitions of the internal __consumer_offsets topic (at its creation)",
+                 .range = {.min = 1, .max = 1000}, RUNNEL_INT_FIELD(groups.offsets_partitions)});
     return k;
 }
 
@@ -229,7 +239,8 @@ const key_spec* find_key(std::string_view name) {
 }
 
 bool is_section(std::string_view name) {
-    return name == "shards" || name == "kafka" || name == "storage" || name == "log";
+    return name == "shards" || name == "kafka" || name == "storage" || name == "log" ||
+           name == "groups";
 }
 
 // A value as it would be written in TOML: strings quoted and escaped, arrays bracketed.

@@ -39,6 +39,12 @@ struct kafka_config {
     bool auto_create_topics = true;           // metadata/produce of an unknown topic creates it
 };
 
+struct groups_config {
+    uint32_t initial_rebalance_delay_ms = 3000; // Kafka's group.initial.rebalance.delay.ms
+    int64_t offsets_retention_ms = 7ll * 24 * 3600 * 1000;
+    uint32_t offsets_partitions = 1;
+};
+
 struct broker_config {
     int32_t node_id = 0;
     std::string data_dir = "./data";
@@ -47,6 +53,7 @@ struct broker_config {
     storage::engine_config storage;            // [storage]: per-shard engine settings
     storage::log_config log;                   // [log]: defaults for every topic
     uint32_t default_partitions = 1;           // [log] default_partitions: for new topics
+    groups_config groups;                      // [groups]: the consumer-group coordinator
 };
 
 enum class cli_action : uint8_t { run, help, version };

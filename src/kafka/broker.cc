@@ -2,6 +2,7 @@
 
 #include "protocol/admin_messages.h"
 #include "protocol/api_versions.h"
+#include "protocol/group_messages.h"
 #include "kafka/detail/jobs.h"
 #include "protocol/metadata.h"
 
@@ -48,6 +49,26 @@ std::span<const broker::api> broker::apis() {
          &broker::create_partitions},
         {incremental_alter_configs_request::api_key, 0, 1,
          incremental_alter_configs_request::first_flexible, &broker::incremental_alter_configs},
+        {find_coordinator_request::api_key, 0, 4, find_coordinator_request::first_flexible,
+         &broker::find_coordinator},
+        {join_group_request::api_key, 0, 9, join_group_request::first_flexible,
+         &broker::join_group},
+        {sync_group_request::api_key, 0, 5, sync_group_request::first_flexible,
+         &broker::sync_group},
+        {heartbeat_request::api_key, 0, 4, heartbeat_request::first_flexible,
+         &broker::heartbeat},
+        {leave_group_request::api_key, 0, 5, leave_group_request::first_flexible,
+         &broker::leave_group},
+        {offset_commit_request::api_key, 0, 8, offset_commit_request::first_flexible,
+         &broker::offset_commit},
+        {offset_fetch_request::api_key, 0, 8, offset_fetch_request::first_flexible,
+         &broker::offset_fetch},
+        {list_groups_request::api_key, 0, 4, list_groups_request::first_flexible,
+         &broker::list_groups},
+        {describe_groups_request::api_key, 0, 5, describe_groups_request::first_flexible,
+         &broker::describe_groups},
+        {delete_groups_request::api_key, 0, 2, delete_groups_request::first_flexible,
+         &broker::delete_groups},
         {describe_cluster_request::api_key, 0, 1, describe_cluster_request::first_flexible,
          &broker::describe_cluster},
         {api_versions_key, 0, api_versions_version_max, 3, &broker::api_versions},
@@ -250,7 +271,7 @@ storage::partition_log* broker::log_of(const topic_entry& t, int32_t partition) 
 }
 
 uint32_t broker::poll(uint64_t now_us, bool) {
-    uint32_t work = 0;
+    uint32_t work = _offsets_log->poll() + _groups->poll();
     for (auto it = _produces.begin(); it != _produces.end();) {
         auto& job = **it;
         ++it; // run_produce may finish the job and erase it
@@ -302,6 +323,14 @@ result<void, std::string> broker::load_cluster_id() {
     return {};
 }
 
-result<void, std::string> broker::start() { return load_cluster_id(); }
+result<void, std::string> broker::start() {
+    if (auto r = load_cluster_id(); !r) {
+        return r;
+    }
+    if (auto r = load_producer_state(); !r) {
+        return r;
+    }
+    return start_groups();
+}
 
 } // namespace runnel::kafka

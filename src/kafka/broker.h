@@ -14,7 +14,9 @@
 // NOT_LEADER_OR_FOLLOWER until requests are forwarded between shards.
 #pragma once
 
+#include "kafka/group_coordinator.h"
 #include "kafka/listener.h"
+#include "kafka/offsets_log.h"
 #include "kafka/request.h"
 #include "protocol/codec.h"
 #include "storage/shard_storage.h"
@@ -37,7 +39,7 @@ struct broker_options {
     int32_t default_partitions = 1;
     bool auto_create_topics = true;
     int32_t offsets_partitions = 1;          // partitions of the internal offsets topic
-    int64_t group_initial_rebalance_delay_ms = 3000;
+    int32_t group_initial_rebalance_delay_ms = 3000;
     int64_t offsets_retention_ms = 7ll * 24 * 3600 * 1000;
 };
 
@@ -115,6 +117,8 @@ private:
     bool delete_groups(kafka_request& r);
 
     result<void, std::string> load_cluster_id();
+    result<void, std::string> start_groups();
+    result<void, std::string> load_producer_state();
     // Topics.
     topic_entry* find_topic(std::string_view name);
     // Creates a topic (durable in the metadata store, partitions open) or says why not, as a
@@ -152,6 +156,8 @@ private:
     std::map<std::string, topic_entry, std::less<>> _topics;
     std::list<std::unique_ptr<produce_job>> _produces; // waiting for acks or retrying
     std::list<std::unique_ptr<fetch_job>> _fetches;    // reading or parked (long poll)
+    std::unique_ptr<offsets_log> _offsets_log;
+    std::unique_ptr<group_coordinator> _groups;
     int64_t _next_producer_id = 0;
     std::string _cluster_id; // made once, kept in <data_dir>/cluster_id
 };

@@ -181,6 +181,13 @@ void listener::on_accept(int res) {
     auto c = std::make_unique<connection>();
     c->home = this;
     c->fd = res;
+    sockaddr_in peer{};
+    socklen_t peer_len = sizeof(peer);
+    char text[INET_ADDRSTRLEN] = "";
+    if (::getpeername(res, reinterpret_cast<sockaddr*>(&peer), &peer_len) == 0 &&
+        inet_ntop(AF_INET, &peer.sin_addr, text, sizeof(text)) != nullptr) {
+        c->host = std::string("/") + text;
+    }
     c->recv_op.conn = c.get();
     c->send_op.conn = c.get();
     _connections.push_back(std::move(c));
@@ -263,6 +270,7 @@ bool listener::handle_request(connection& c, std::span<const std::byte> frame) {
     r->api_version = api_version;
     r->correlation_id = header.correlation_id;
     r->client_id = header.client_id;
+    r->client_host = c.host;
     r->body_at = hr.position();
     r->response.int32(0); // size, patched when queued
     r->response.int32(header.correlation_id);

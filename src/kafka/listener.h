@@ -83,6 +83,7 @@ private:
     struct connection {
         listener* home = nullptr;
         int fd = -1;
+        std::string host; // "/a.b.c.d", Kafka's form of the peer address
         std::vector<std::byte> in;  // received bytes not yet framed
         size_t in_len = 0;
         std::vector<std::byte> out;     // answers queued behind the send in flight

@@ -58,6 +58,8 @@ int16_t check_sequence(std::map<int64_t, producer_entry>& producers, const batch
     return error_none;
 }
 
+} // namespace
+
 void remember_sequence(std::map<int64_t, producer_entry>& producers, const batch::header& h,
                        int64_t base_offset) {
     producer_entry& p = producers[h.producer_id()];
@@ -70,6 +72,8 @@ void remember_sequence(std::map<int64_t, producer_entry>& producers, const batch
     }
     p.recent.push_back({h.base_sequence, p.last_sequence, base_offset});
 }
+
+namespace {
 
 int16_t append_error(storage::errc e, batch::errc why) {
     switch (e) {
@@ -122,6 +126,35 @@ int16_t check_all(std::span<const std::byte> records) {
 }
 
 } // namespace
+
+// Rebuilds every local partition's idempotent-producer state from the batches of its active
+// segment, so that a producer retrying across a broker restart is answered as a duplicate
+// instead of being appended twice.
+result<void, std::string> broker::load_producer_state() {
+    for (auto& [name, t] : _topics) {
+        for (int32_t p = 0; p < t.meta.partition_count; ++p) {
+            storage::partition_log* log = t.internal ? nullptr : log_of(t, p);
+            if (log == nullptr) {
+                continue;
+            }
+            auto& producers = t.producers[size_t(p)];
+            auto scanned = _storage.scan(*log, log->active_segment_base(),
+                                         [&](std::span<const std::byte> b) {
+                                             const batch::header h = batch::read_header(b);
+                                             if (h.producer_id() >= 0) {
+                                                 remember_sequence(producers, h,
+                                                                   h.base_offset());
+                                             }
+                                         });
+            if (!scanned) {
+                return failure("cannot read " + name + "-" + std::to_string(p) +
+                               " for its producer state: " +
+                               std::string(storage::to_string(scanned.error())));
+            }
+        }
+    }
+    return {};
+}
 
 bool broker::produce(kafka_request& r) {
     reader body(r.body());

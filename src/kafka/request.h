@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct kafka_request {
     int16_t api_version = 0;
     int32_t correlation_id = 0;
     std::optional<std::string_view> client_id; // views `frame`
+    std::string client_host;                   // the peer's address, as Kafka shows it ("/ip")
     std::vector<std::byte> frame;              // the whole request after its size prefix
     size_t body_at = 0;                        // where the body starts in `frame`
     // The answer: the listener wrote the size placeholder and the response header; the handler

@@ -5,7 +5,13 @@
 #include "kafka/broker.h"
 #include "protocol/data_messages.h"
 
+#include "storage/record_batch.h"
+
 namespace runnel::kafka {
+
+// Records batch `h`, appended at `base_offset`, as its producer's latest.
+void remember_sequence(std::map<int64_t, producer_entry>& producers,
+                       const storage::batch::header& h, int64_t base_offset);
 
 struct broker::produce_job {
     struct part {
