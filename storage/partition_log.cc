@@ -481,11 +481,6 @@ result<append_info, errc> partition_log::append(std::span<const std::byte> bytes
     if (_failure || _closing) {
         return failure(errc::log_failed);
     }
-    auto h = batch::validate(bytes);
-    if (!h) {
-        _last_batch_error = h.error();
-        return failure(errc::invalid_batch);
-    }
     if (bytes.size() > batch_bytes_max()) {
         return failure(errc::batch_too_large);
     }
@@ -507,6 +502,13 @@ result<append_info, errc> partition_log::append(std::span<const std::byte> bytes
         if (!chunk_reusable(_chunks[(_active_chunk + k) % _chunks.size()])) {
             return failure(errc::backpressure);
         }
+    }
+    // Validated only once there is room: a caller retrying after back-pressure must not pay
+    // for a CRC of the whole batch on every duty cycle.
+    auto h = batch::validate(bytes);
+    if (!h) {
+        _last_batch_error = h.error();
+        return failure(errc::invalid_batch);
     }
     if (roll_due) {
         if (auto r = roll(now); !r) {
