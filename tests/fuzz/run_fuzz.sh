@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang-14 (ASan + UBSan) and runs each for a bounded number of
-# inputs (recovery opens a whole log per input, so it gets a fifth of them).
+# inputs (recovery opens a whole log per input, so it gets a fifth of them). request_fuzz needs
+# only the wire layer, so it is built from that alone.
 # Usage: run_fuzz.sh SOURCE_ROOT WORK_DIR [RUNS]
 set -euo pipefail
 src=$1
@@ -12,11 +13,12 @@ flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
        -msse4.2 -I"$src" -I"$src/src")
 storage=("$src"/storage/{batch_builder,crc32c,errc,io,log_config,partition_log,record_batch,sim_io}.cc
          "$src"/storage/detail/segment_files.cc)
-for target in batch_fuzz recovery_fuzz wire_fuzz; do
+for target in batch_fuzz recovery_fuzz wire_fuzz request_fuzz; do
     n=$runs
     [ "$target" = recovery_fuzz ] && n=$((runs / 5))
-    "$cxx" "${flags[@]}" -o "$work/$target" "$src/tests/fuzz/$target.cc" "${storage[@]}" \
-        "$src"/src/protocol/{wire,api_versions,metadata}.cc
+    sources=("${storage[@]}" "$src"/src/protocol/{wire,api_versions,metadata}.cc)
+    [ "$target" = request_fuzz ] && sources=("$src/src/protocol/wire.cc")
+    "$cxx" "${flags[@]}" -o "$work/$target" "$src/tests/fuzz/$target.cc" "${sources[@]}"
     mkdir -p "$work/corpus-$target"
     echo "fuzz: $target, $n runs"
     # Inputs that once failed (tests/fuzz/corpus/<target>/) are replayed first, every run.
