@@ -14,6 +14,11 @@
 #include "storage/topic_store.h"
 #include "storage/uring_io.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -136,6 +141,21 @@ load_topics(const runnel::broker_config& cfg) {
     return std::move(topics.value());
 }
 
+// Holds an exclusive lock on <data_dir>/lock for the life of the process (the descriptor stays
+// open until exit), so that two brokers never write one data directory.
+runnel::result<int, std::string> lock_data_dir(const std::string& dir) {
+    const std::string path = dir + "/lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return runnel::failure("cannot open " + path + ": " + std::strerror(errno));
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        return runnel::failure("data_dir " + dir + " is in use by another runneld (" + path +
+                               " is locked); stop it or choose another data_dir");
+    }
+    return fd;
+}
+
 runnel::shard_group_options group_options(const runnel::broker_config& cfg) {
     return runnel::shard_group_options{
         .shard_count = cfg.shards.count,
@@ -206,6 +226,17 @@ int main(int argc, char** argv) {
         return 1;
     }
     std::fprintf(stderr, "runneld: %zu topics\n", topics->size());
+    const auto locked = lock_data_dir(cfg->data_dir);
+    if (!locked) {
+        std::fprintf(stderr, "runneld: start-up failed: %s\n", locked.error().c_str());
+        return 1;
+    }
+    if (auto free = runnel::kafka::listener::check_port_free(cfg->kafka.listen_address,
+                                                             uint16_t(cfg->kafka.listen_port));
+        !free) {
+        std::fprintf(stderr, "runneld: start-up failed: %s\n", free.error().c_str());
+        return 1;
+    }
     runnel::shard_group group(group_options(cfg.value()));
     std::vector<std::unique_ptr<storage_slot>> slots;
     for (uint32_t i = 0; i < group.size(); ++i) {

@@ -64,6 +64,34 @@ result<std::unique_ptr<listener>, std::string> listener::create(listener_options
     return l;
 }
 
+result<void, std::string> listener::check_port_free(const std::string& address, uint16_t port) {
+    if (port == 0) {
+        return {};
+    }
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return failure("kafka listener: socket: " + errno_text(errno));
+    }
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    if (inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1) {
+        ::close(fd);
+        return failure("kafka listener: " + address + " is not an IPv4 address");
+    }
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); // TIME_WAIT is no owner
+    const int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    const int err = errno;
+    ::close(fd);
+    if (rc != 0) {
+        return failure("kafka listener: cannot listen on " + address + ":" + std::to_string(port) +
+                       ": " + errno_text(err) +
+                       " (another runneld or Kafka broker? set kafka.listen_port)");
+    }
+    return {};
+}
+
 listener::~listener() {
     if (_fd < 0) {
         return;

@@ -68,6 +68,11 @@ public:
     listener(const listener&) = delete;
     listener& operator=(const listener&) = delete;
 
+    // Fails with a message when address:port is taken. Every shard binds with SO_REUSEPORT, which
+    // would let a second broker on the same port silently take half the connections; a plain
+    // bind first (before the shards start) refuses that. Port 0 is always free.
+    static result<void, std::string> check_port_free(const std::string& address, uint16_t port);
+
     uint32_t poll(uint64_t now_us, bool idle) override;
     uint16_t port() const { return _port; } // the bound port (useful with port 0 in tests)
     size_t connection_count() const { return _connections.size(); }

@@ -125,6 +125,16 @@ def main():
                                      capture_output=True, text=True, timeout=30).stdout
             assert "Unknown topic or partition" in missing, missing
             print("kcat -L lists the topics")
+
+            twin = subprocess.run([runneld, "--data-dir", os.path.join(work, "data"),
+                                   "--set", f"kafka.listen_port={free_port()}"],
+                                  capture_output=True, text=True, timeout=30)
+            assert twin.returncode == 1 and "is in use by another runneld" in twin.stderr, twin
+            rival = subprocess.run([runneld, "--data-dir", os.path.join(work, "other"),
+                                    "--set", f"kafka.listen_port={port}"],
+                                   capture_output=True, text=True, timeout=30)
+            assert rival.returncode == 1 and "Address already in use" in rival.stderr, rival
+            print("a second broker on the same data dir or port is refused")
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
