@@ -7,17 +7,25 @@
 //    rate (open loop: each record's latency runs from its scheduled send time, so a stall is
 //    not hidden by the sends it delayed) to one partition of topic bench-<level>
 //    (runnel.ack.after=<level>), acks=1; warm-up excluded. p50/p90/p99/p99.9/max.
+// 2b. the same through a minimal in-bench Kafka client (one connection, Produce v7 with one
+//    prebuilt batch, closed loop: send, wait for the answer), so that the broker's part can be
+//    told apart from librdkafka's.
 // 3. throughput: a producer with batching (linger.ms=5, batch.size 1 MiB) sends 100-byte
 //    records as fast as it can to one partition (one shard); records acknowledged per second.
+#include "protocol/data_messages.h"
+#include "storage/batch_builder.h"
+
 #include <librdkafka/rdkafka.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -131,6 +139,7 @@ rd_kafka_t* make_producer(const options& o, bool batching, rd_kafka_conf_t* conf
     set(conf, "bootstrap.servers", o.bootstrap);
     set(conf, "acks", "1");
     set(conf, "linger.ms", batching ? "5" : "0");
+    set(conf, "socket.nagle.disable", "true");
     if (batching) {
         set(conf, "batch.size", "1000000");
         set(conf, "queue.buffering.max.messages", "1000000");
@@ -196,30 +205,94 @@ std::vector<int64_t> produce_latency(const options& o, const char* level) {
     const int64_t start = now_ns() + 100'000'000;
     for (size_t i = 0; i < total; ++i) {
         s.scheduled[i] = start + int64_t(i) * interval;
+    }
+    // Delivery reports are served by their own thread, blocked in rd_kafka_poll, so that a report
+    // is timed when it arrives rather than when the sending loop next wakes up.
+    std::atomic<bool> sending{true};
+    std::thread reports([&] {
+        while (sending.load() || rd_kafka_outq_len(rk) > 0) {
+            rd_kafka_poll(rk, 10);
+        }
+    });
+    for (size_t i = 0; i < total; ++i) {
         // Sleep (not spin) to the send time: the machine has two cores for the broker, the
         // client's threads and this one.
-        while (now_ns() < s.scheduled[i]) {
-            rd_kafka_poll(rk, 0);
-            const int64_t left = s.scheduled[i] - now_ns();
-            if (left > 20'000) {
-                timespec ts{0, long(left - 10'000)};
-                nanosleep(&ts, nullptr);
-            }
+        for (int64_t left; (left = s.scheduled[i] - now_ns()) > 0;) {
+            timespec ts{0, long(left)};
+            nanosleep(&ts, nullptr);
         }
         rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
                           RD_KAFKA_V_VALUE(value.data(), value.size()),
                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                           RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(intptr_t(i))), RD_KAFKA_V_END);
-        rd_kafka_poll(rk, 0);
     }
-    while (rd_kafka_outq_len(rk) > 0) {
-        rd_kafka_poll(rk, 1);
-    }
+    sending.store(false);
+    reports.join();
     rd_kafka_destroy(rk);
     if (s.failed > 0) {
         std::fprintf(stderr, "%s: %ld deliveries failed\n", level, s.failed);
     }
     return s.latency;
+}
+
+// Produce round trips over one raw connection, after `produce_latency` created the topic.
+std::vector<int64_t> raw_produce_latency(const options& o, const char* level, int count) {
+    using namespace runnel;
+    const std::string topic = std::string("bench-") + level;
+    const std::string value(size_t(o.record_bytes), 'v');
+    const storage::record_spec record{.value = value};
+    const auto batch = storage::build_batch(std::span(&record, 1));
+    protocol::produce_request req{.acks = 1, .timeout_ms = 30000};
+    req.topics.push_back({.name = topic, .partitions = {{.index = 0, .records = batch}}});
+    constexpr int16_t version = 7;
+    protocol::writer w;
+    w.int32(0);
+    w.int16(protocol::produce_request::api_key);
+    w.int16(version);
+    w.int32(1);       // correlation id
+    w.string("raw");  // client id
+    protocol::encode(w, req, version);
+    w.patch_int32(0, int32_t(w.size() - 4));
+    const auto colon = o.bootstrap.find(':');
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(uint16_t(std::atoi(o.bootstrap.c_str() + colon + 1)));
+    inet_pton(AF_INET, o.bootstrap.substr(0, colon).c_str(), &addr.sin_addr);
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+        std::perror("raw client: connect");
+        std::exit(1);
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    std::vector<char> in(1 << 16);
+    std::vector<int64_t> out;
+    for (int i = 0; i < count + count / 10; ++i) {
+        const int64_t t0 = now_ns();
+        if (::send(fd, w.bytes().data(), w.size(), MSG_NOSIGNAL) != ssize_t(w.size())) {
+            std::perror("raw client: send");
+            std::exit(1);
+        }
+        size_t got = 0;
+        size_t need = 4;
+        while (got < need) {
+            const ssize_t n = ::recv(fd, in.data() + got, in.size() - got, 0);
+            if (n <= 0) {
+                std::perror("raw client: recv");
+                std::exit(1);
+            }
+            got += size_t(n);
+            if (need == 4 && got >= 4) {
+                protocol::reader size(std::as_bytes(std::span(in.data(), 4)));
+                need = 4 + size_t(size.int32());
+            }
+        }
+        if (i >= count / 10) {
+            out.push_back(now_ns() - t0);
+        }
+    }
+    ::close(fd);
+    return out;
 }
 
 long delivered_ok;
@@ -295,6 +368,7 @@ options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
     const options o = parse(argc, argv);
+    prctl(PR_SET_TIMERSLACK, 1UL); // sleeps to a send time end on time, not 50 us late
     std::printf("librdkafka %s, %d-byte records, latency runs at %d records/s for %d s "
                 "(+%d s warm-up)\n\n",
                 rd_kafka_version_str(), o.record_bytes, o.rate, o.seconds, o.warmup_seconds);
@@ -308,6 +382,10 @@ int main(int argc, char** argv) {
         auto lat = produce_latency(o, level);
         const std::string name = std::string("produce→ack, acks=1, ack_after=") + level;
         print_percentiles(name.c_str(), lat, floor_p50);
+        auto raw = raw_produce_latency(o, level, o.rate * o.seconds);
+        const std::string raw_name = std::string("same, minimal client, closed loop, ack_after=") +
+                                     level;
+        print_percentiles(raw_name.c_str(), raw, floor_p50);
     }
     std::printf("\n");
     produce_throughput(o, "memory");
