@@ -188,6 +188,8 @@ bool broker::produce(kafka_request& r) {
             } else if (transactional) {
                 out.error_code = error_invalid_request;
                 out.error_message = "transactions are not supported";
+            } else if (topic == nullptr && !storage::check_topic_name(t.name).empty()) {
+                out.error_code = error_invalid_topic_exception;
             } else if (topic == nullptr || p.index < 0 || p.index >= topic->meta.partition_count) {
                 out.error_code = error_unknown_topic_or_partition;
             } else if (topic->internal) {

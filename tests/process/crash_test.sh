@@ -37,13 +37,14 @@ done
 
 # runneld recovers the same partitions, survives SIGKILL, and stops cleanly after a restart.
 log=$work/runneld.log
-"$runneld" --data-dir "$data" 2>"$log" &
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$runneld" --data-dir "$data" --set kafka.listen_port="$port" 2>"$log" &
 pid=$!
 for _ in $(seq 100); do grep -q "runneld: started" "$log" && break; sleep 0.1; done
 grep -q "owns 3 partitions" "$log" || { cat "$log"; echo "FAIL: runneld did not open 3 partitions"; exit 1; }
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null || true
-"$runneld" --data-dir "$data" --shards 2 2>"$log" &
+"$runneld" --data-dir "$data" --shards 2 --set kafka.listen_port="$port" 2>"$log" &
 pid=$!
 for _ in $(seq 100); do grep -q "runneld: started" "$log" && break; sleep 0.1; done
 # The 3 partitions of topic crash and the one of __consumer_offsets (made by the first start).

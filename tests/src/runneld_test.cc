@@ -1,7 +1,12 @@
 // Runs the real runneld binary (path in $RUNNELD, set by tests/src/meson.build).
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -55,6 +60,19 @@ run_result run(const std::vector<std::string>& args) {
     return r;
 }
 
+// A loopback port nobody listens on now (the kernel's pick for port 0).
+int free_port() {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+                    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+    close(fd);
+    return ok ? ntohs(addr.sin_port) : 0;
+}
+
 class runneld : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -97,13 +115,14 @@ TEST_F(runneld, stops_cleanly_on_sigterm) {
     int out[2];
     ASSERT_EQ(pipe(out), 0);
     const std::string path = runneld_path();
+    const std::string port = "kafka.listen_port=" + std::to_string(free_port());
     const pid_t pid = fork();
     if (pid == 0) {
         dup2(out[1], STDERR_FILENO);
         close(out[0]);
         close(out[1]);
         execl(path.c_str(), path.c_str(), "--data-dir", dir_template, "--set",
-              "shards.idle_strategy=sleep", static_cast<char*>(nullptr));
+              "shards.idle_strategy=sleep", "--set", port.c_str(), static_cast<char*>(nullptr));
         _exit(127);
     }
     close(out[1]);
@@ -120,7 +139,7 @@ TEST_F(runneld, stops_cleanly_on_sigterm) {
     close(out[0]);
     int status = 0;
     waitpid(pid, &status, 0);
-    rmdir(dir_template);
+    std::filesystem::remove_all(dir_template);
     EXPECT_TRUE(signalled) << output;
     ASSERT_TRUE(WIFEXITED(status)) << output;
     EXPECT_EQ(WEXITSTATUS(status), 0) << output;

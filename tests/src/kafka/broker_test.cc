@@ -1,0 +1,246 @@
+// The broker's Kafka semantics without sockets: requests encoded with the project's codecs are
+// handed to broker::handle on a simulated disk, and the answers decoded. Error paths that real
+// clients rarely take are tested here; the process tests drive the happy paths with real clients.
+#include "kafka/broker.h"
+
+#include "protocol/admin_messages.h"
+#include "protocol/data_messages.h"
+#include "storage/batch_builder.h"
+#include "storage/sim_io.h"
+
+#include <gtest/gtest.h>
+
+using namespace runnel;
+using namespace runnel::kafka;
+using namespace runnel::protocol;
+
+namespace {
+
+std::vector<std::byte> records(int count, storage::batch_spec spec = {}) {
+    std::vector<std::string> values;
+    std::vector<storage::record_spec> specs;
+    for (int i = 0; i < count; ++i) {
+        values.push_back("value-" + std::to_string(i));
+    }
+    for (int i = 0; i < count; ++i) {
+        specs.push_back({.key = std::nullopt, .value = values[size_t(i)], .timestamp_delta = i});
+    }
+    return storage::build_batch(specs, spec);
+}
+
+struct fixture : ::testing::Test {
+    std::unique_ptr<storage::shard_storage> storage = storage::shard_storage::create(
+      {.data_dir = "/data"}, std::make_unique<storage::sim_io>(7));
+    std::unique_ptr<broker> b;
+
+    void SetUp() override {
+        ASSERT_TRUE(storage->disk().make_directory("/data").ok());
+        storage::log_config log;
+        log.ack = storage::ack_after::write;
+        b = std::make_unique<broker>(
+          broker_options{.data_dir = "/data", .log_defaults = log, .default_partitions = 2},
+          *storage, std::vector<storage::topic_metadata>{});
+        auto started = b->start();
+        ASSERT_TRUE(started.ok()) << started.error();
+    }
+
+    // Sends one request and runs duty cycles until it is answered; returns the answer's body.
+    template <typename Response, typename Request>
+    std::optional<Response> call(const Request& req, int16_t version, int cycles_max = 10000) {
+        auto r = std::make_unique<kafka_request>();
+        writer body;
+        encode(body, req, version);
+        r->api_key = Request::api_key;
+        r->api_version = version;
+        r->frame = std::move(body.bytes());
+        bool finished = false;
+        r->owner = &finished;
+        r->on_finish = [](kafka_request& q) { *static_cast<bool*>(q.owner) = true; };
+        EXPECT_TRUE(b->handle(*r));
+        for (int i = 0; i < cycles_max && !finished; ++i) {
+            storage->poll(now_us(), true);
+            b->poll(now_us(), true);
+        }
+        EXPECT_TRUE(finished);
+        if (!finished) {
+            r.release(); // storage may still hold its waiter; leaking it is the safe failure
+            return std::nullopt;
+        }
+        answers.push_back(std::move(r));
+        reader rd(answers.back()->response.bytes());
+        return decode<Response>(rd, version);
+    }
+    std::vector<std::unique_ptr<kafka_request>> answers; // answers view their requests' buffers
+
+    produce_response_partition produce(std::string_view topic, int32_t partition,
+                                       std::span<const std::byte> batch, int16_t acks = -1) {
+        produce_request req{.acks = acks, .timeout_ms = 1000};
+        req.topics.push_back({.name = topic, .partitions = {{.index = partition, .records = batch}}});
+        auto res = call<produce_response>(req, 9);
+        EXPECT_TRUE(res.has_value());
+        return res ? res->topics.at(0).partitions.at(0) : produce_response_partition{};
+    }
+
+    fetch_response_partition fetch(std::string_view topic, int32_t partition, int64_t offset,
+                                   int32_t max_wait_ms = 0, int32_t min_bytes = 0) {
+        fetch_request req{.max_wait_ms = max_wait_ms, .min_bytes = min_bytes,
+                          .max_bytes = 1 << 20};
+        req.topics.push_back({.topic = topic,
+                              .partitions = {{.partition = partition, .fetch_offset = offset,
+                                              .partition_max_bytes = 1 << 20}}});
+        auto res = call<fetch_response>(req, 12);
+        EXPECT_TRUE(res.has_value());
+        return res ? res->topics.at(0).partitions.at(0) : fetch_response_partition{};
+    }
+};
+
+TEST_F(fixture, produce_auto_creates_the_topic_and_fetch_returns_the_batch_unchanged) {
+    const auto batch = records(3);
+    const auto p = produce("orders", 1, batch);
+    EXPECT_EQ(p.error_code, error_none);
+    EXPECT_EQ(p.base_offset, 0);
+    EXPECT_EQ(produce("orders", 1, records(2)).base_offset, 3);
+    const auto f = fetch("orders", 1, 0);
+    EXPECT_EQ(f.error_code, error_none);
+    EXPECT_EQ(f.high_watermark, 5);
+    ASSERT_TRUE(f.records.has_value());
+    ASSERT_GE(f.records->size(), batch.size());
+    // Stored exactly as produced after the base offset and leader epoch the log stamped.
+    EXPECT_TRUE(std::equal(batch.begin() + 16, batch.end(), f.records->begin() + 16));
+}
+
+TEST_F(fixture, produce_errors_are_per_partition) {
+    EXPECT_EQ(produce("orders", 7, records(1)).error_code, error_unknown_topic_or_partition);
+    EXPECT_EQ(produce("bad name!", 0, records(1)).error_code, error_invalid_topic_exception);
+    EXPECT_EQ(produce("orders", 0, records(1), 2).error_code, error_invalid_required_acks);
+    EXPECT_EQ(produce("__consumer_offsets", 0, records(1)).error_code,
+              error_invalid_topic_exception);
+    auto corrupt = records(2);
+    corrupt.back() ^= std::byte{1};
+    EXPECT_EQ(produce("orders", 0, corrupt).error_code, error_corrupt_message);
+    EXPECT_EQ(produce("orders", 0, std::span(corrupt).subspan(0, 30)).error_code,
+              error_corrupt_message);
+    EXPECT_EQ(fetch("orders", 0, 0).high_watermark, 0); // nothing of the failures was appended
+}
+
+TEST_F(fixture, a_partition_with_one_bad_batch_appends_none_of_its_batches) {
+    auto two = records(2);
+    auto bad = records(1);
+    bad.back() ^= std::byte{1};
+    two.insert(two.end(), bad.begin(), bad.end());
+    EXPECT_EQ(produce("orders", 0, two).error_code, error_corrupt_message);
+    EXPECT_EQ(fetch("orders", 0, 0).high_watermark, 0);
+}
+
+TEST_F(fixture, idempotent_retries_are_answered_with_the_first_offset_and_not_appended) {
+    const storage::batch_spec first{.producer_id = model::producer_id(42), .producer_epoch = 0,
+                                    .base_sequence = 0};
+    const auto b0 = records(2, first);
+    EXPECT_EQ(produce("orders", 0, b0).base_offset, 0);
+    EXPECT_EQ(produce("orders", 0, records(3, {.producer_id = model::producer_id(42),
+                                               .producer_epoch = 0, .base_sequence = 2}))
+                .base_offset,
+              2);
+    const auto retry = produce("orders", 0, b0);
+    EXPECT_EQ(retry.error_code, error_none);
+    EXPECT_EQ(retry.base_offset, 0);
+    EXPECT_EQ(fetch("orders", 0, 0).high_watermark, 5);
+    // A gap in the sequence, and an epoch older than the one seen.
+    EXPECT_EQ(produce("orders", 0, records(1, {.producer_id = model::producer_id(42),
+                                               .producer_epoch = 0, .base_sequence = 9}))
+                .error_code,
+              error_out_of_order_sequence_number);
+    EXPECT_EQ(produce("orders", 0, records(1, {.producer_id = model::producer_id(42),
+                                               .producer_epoch = 1, .base_sequence = 0}))
+                .error_code,
+              error_none);
+    EXPECT_EQ(produce("orders", 0, records(1, {.producer_id = model::producer_id(42),
+                                               .producer_epoch = 0, .base_sequence = 5}))
+                .error_code,
+              error_invalid_producer_epoch);
+    EXPECT_EQ(fetch("orders", 0, 0).high_watermark, 6);
+}
+
+TEST_F(fixture, fetch_checks_offsets_and_long_polls_until_data_arrives) {
+    produce("orders", 0, records(1));
+    EXPECT_EQ(fetch("orders", 0, 5).error_code, error_offset_out_of_range);
+    EXPECT_EQ(fetch("nosuch", 0, 0).error_code, error_unknown_topic_or_partition);
+    const auto empty = fetch("orders", 0, 1);
+    EXPECT_EQ(empty.error_code, error_none);
+    EXPECT_TRUE(!empty.records || empty.records->empty());
+
+    // A long poll parks, and a produce to its partition wakes it with the new batch.
+    fetch_request req{.max_wait_ms = 60'000, .min_bytes = 1, .max_bytes = 1 << 20};
+    req.topics.push_back({.topic = "orders",
+                          .partitions = {{.partition = 0, .fetch_offset = 1,
+                                          .partition_max_bytes = 1 << 20}}});
+    kafka_request parked;
+    writer w;
+    encode(w, req, 12);
+    parked.api_key = fetch_request::api_key;
+    parked.api_version = 12;
+    parked.frame = std::move(w.bytes());
+    bool done = false;
+    parked.owner = &done;
+    parked.on_finish = [](kafka_request& q) { *static_cast<bool*>(q.owner) = true; };
+    ASSERT_TRUE(b->handle(parked));
+    for (int i = 0; i < 100; ++i) {
+        storage->poll(now_us(), true);
+        b->poll(now_us(), true);
+    }
+    EXPECT_FALSE(done);
+    EXPECT_EQ(produce("orders", 0, records(2)).base_offset, 1);
+    for (int i = 0; i < 1000 && !done; ++i) {
+        storage->poll(now_us(), true);
+        b->poll(now_us(), true);
+    }
+    ASSERT_TRUE(done);
+    reader rd(parked.response.bytes());
+    auto res = decode<fetch_response>(rd, 12);
+    ASSERT_TRUE(res.has_value());
+    EXPECT_EQ(res->topics.at(0).partitions.at(0).high_watermark, 3);
+    EXPECT_FALSE(res->topics.at(0).partitions.at(0).records->empty());
+}
+
+TEST_F(fixture, list_offsets_earliest_latest_and_max_timestamp) {
+    produce("orders", 0, records(4, {.base_timestamp = model::timestamp_ms(1000)}));
+    list_offsets_request req;
+    req.topics.push_back({.name = "orders",
+                          .partitions = {{.partition_index = 0, .timestamp = -2}}});
+    auto at = [&](int64_t ts) {
+        req.topics[0].partitions[0].timestamp = ts;
+        auto res = call<list_offsets_response>(req, 7);
+        return res ? res->topics.at(0).partitions.at(0) : list_offsets_response_partition{};
+    };
+    EXPECT_EQ(at(list_offsets_earliest).offset, 0);
+    EXPECT_EQ(at(list_offsets_latest).offset, 4);
+    const auto max = at(list_offsets_max_timestamp);
+    EXPECT_EQ(max.timestamp, 1003);
+    EXPECT_EQ(at(1002).offset, 2);
+    EXPECT_EQ(at(5000).offset, -1);
+}
+
+TEST_F(fixture, create_topics_validates_and_validate_only_creates_nothing) {
+    create_topics_request req{.validate_only = true};
+    req.topics.push_back({.name = "t", .num_partitions = 3, .replication_factor = 1});
+    auto res = call<create_topics_response>(req, 7);
+    ASSERT_TRUE(res.has_value());
+    EXPECT_EQ(res->topics[0].error_code, error_none);
+    EXPECT_EQ(fetch("t", 0, 0).error_code, error_unknown_topic_or_partition);
+    req.validate_only = false;
+    req.topics.push_back({.name = "u", .num_partitions = 1, .replication_factor = 3});
+    req.topics.push_back({.name = "v", .num_partitions = 1, .replication_factor = 1,
+                          .configs = {{.name = "retention.ms", .value = "soon"}}});
+    res = call<create_topics_response>(req, 7);
+    ASSERT_TRUE(res.has_value());
+    EXPECT_EQ(res->topics[0].error_code, error_none);
+    EXPECT_EQ(res->topics[0].num_partitions, 3);
+    EXPECT_EQ(res->topics[1].error_code, error_invalid_replication_factor);
+    EXPECT_EQ(res->topics[2].error_code, error_invalid_config);
+    EXPECT_NE(res->topics[2].error_message->find("retention.ms"), std::string_view::npos);
+    res = call<create_topics_response>(req, 7);
+    ASSERT_TRUE(res.has_value());
+    EXPECT_EQ(res->topics[0].error_code, error_topic_already_exists);
+}
+
+} // namespace
