@@ -272,6 +272,7 @@ storage::partition_log* broker::log_of(const topic_entry& t, int32_t partition) 
 
 uint32_t broker::poll(uint64_t now_us, bool) {
     uint32_t work = _offsets_log->poll() + _groups->poll();
+    compact_offsets(now_us);
     for (auto it = _produces.begin(); it != _produces.end();) {
         auto& job = **it;
         ++it; // run_produce may finish the job and erase it

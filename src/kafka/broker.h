@@ -41,6 +41,10 @@ struct broker_options {
     int32_t offsets_partitions = 1;          // partitions of the internal offsets topic
     int32_t group_initial_rebalance_delay_ms = 3000;
     int64_t offsets_retention_ms = 7ll * 24 * 3600 * 1000;
+    // __consumer_offsets is compacted (its live records rewritten, the rest deleted) when it
+    // holds more than this many records and four times its live ones; checked this often.
+    uint64_t offsets_compact_records_min = 100'000;
+    uint64_t offsets_compact_interval_us = 10'000'000;
 };
 
 // Idempotent-producer state of one partition: per producer id its epoch and the last few
@@ -119,6 +123,7 @@ private:
     result<void, std::string> load_cluster_id();
     result<void, std::string> start_groups();
     result<void, std::string> load_producer_state();
+    void compact_offsets(uint64_t now_us);
     // Topics.
     topic_entry* find_topic(std::string_view name);
     // Creates a topic (durable in the metadata store, partitions open) or says why not, as a
@@ -159,6 +164,7 @@ private:
     std::unique_ptr<offsets_log> _offsets_log;
     std::unique_ptr<group_coordinator> _groups;
     int64_t _next_producer_id = 0;
+    uint64_t _next_compaction_check_us = 0;
     std::string _cluster_id; // made once, kept in <data_dir>/cluster_id
 };
 

@@ -1050,6 +1050,31 @@ group_record group_coordinator::group_metadata_record(const group& g) const {
     return {group_key(g.id), std::move(w.bytes())};
 }
 
+std::vector<group_record> group_coordinator::live_records() const {
+    std::vector<group_record> out;
+    out.reserve(live_record_count());
+    for (const auto& [id, g] : _groups) {
+        if (g.generation > 0 || !g.protocol_type.empty()) {
+            out.push_back(group_metadata_record(g));
+        }
+        for (const auto& [tp, o] : g.offsets) {
+            const offset_commit c{.topic = tp.first, .partition = tp.second, .offset = o.offset,
+                                  .leader_epoch = o.leader_epoch, .metadata = o.metadata};
+            out.push_back({offset_key(id, tp.first, tp.second),
+                           offset_value(c, o.commit_timestamp_ms)});
+        }
+    }
+    return out;
+}
+
+size_t group_coordinator::live_record_count() const {
+    size_t n = 0;
+    for (const auto& [id, g] : _groups) {
+        n += g.offsets.size() + ((g.generation > 0 || !g.protocol_type.empty()) ? 1 : 0);
+    }
+    return n;
+}
+
 // A record whose loss costs little (an Empty group's metadata, tombstones): if the append fails
 // the older records stay and a restart replays them, as Kafka accepts for the same records.
 void group_coordinator::append_unwatched(const group& g, std::vector<group_record> records) {

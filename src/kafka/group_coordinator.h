@@ -235,6 +235,12 @@ public:
     std::vector<int16_t> delete_groups(const std::vector<std::string>& group_ids);
     // Fires due timers; returns how many fired.
     uint32_t poll();
+    // The records that rebuild today's state on replay (each group's metadata, if it has any,
+    // and its committed offsets, with their commit times), for compacting the log: appended
+    // after everything else, they make every record before them redundant. Offsets whose commit
+    // is still in flight are not final: call only when the log has no append waiting.
+    std::vector<group_record> live_records() const;
+    size_t live_record_count() const;
 
 private:
     enum class group_state : uint8_t { empty, preparing_rebalance, completing_rebalance, stable };

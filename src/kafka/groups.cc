@@ -177,7 +177,7 @@ bool broker::offset_commit(kafka_request& r) {
                   .generation_id = msg->generation_id_or_member_epoch,
                   .member_id = std::string(msg->member_id),
                   .group_instance_id = copy(msg->group_instance_id)};
-    std::vector<offset_commit_response_partition*> asked;
+    std::vector<std::pair<size_t, size_t>> asked; // (topic, partition) of each coordinator answer
     for (const auto& t : msg->topics) {
         names->emplace_back(t.name);
         auto& rt = res->topics.emplace_back(offset_commit_response_topic{.name = names->back()});
@@ -194,13 +194,13 @@ bool broker::offset_commit(kafka_request& r) {
                                  .offset = p.committed_offset,
                                  .leader_epoch = p.committed_leader_epoch,
                                  .metadata = std::string(p.committed_metadata.value_or(""))});
-            asked.push_back(&out);
+            asked.emplace_back(res->topics.size() - 1, rt.partitions.size() - 1);
         }
     }
     auto answer = [&r, res, names, asked](const std::vector<int16_t>& errors) {
         RUNNEL_ASSERT(errors.size() == asked.size());
         for (size_t i = 0; i < errors.size(); ++i) {
-            asked[i]->error_code = errors[i];
+            res->topics[asked[i].first].partitions[asked[i].second].error_code = errors[i];
         }
         encode(r.response, *res, r.api_version);
         r.finish();
@@ -319,13 +319,32 @@ bool broker::delete_groups(kafka_request& r) {
     return true;
 }
 
+void broker::compact_offsets(uint64_t now_us) {
+    if (now_us < _next_compaction_check_us || !_offsets_log->idle()) {
+        return;
+    }
+    _next_compaction_check_us = now_us + _opts.offsets_compact_interval_us;
+    const uint64_t live = _groups->live_record_count();
+    const uint64_t stored = _offsets_log->record_count();
+    if (stored < _opts.offsets_compact_records_min || stored < 4 * live) {
+        return;
+    }
+    std::fprintf(stderr, "kafka: compacting %s: %llu records, %llu live\n", offsets_topic.data(),
+                 static_cast<unsigned long long>(stored), static_cast<unsigned long long>(live));
+    _offsets_log->compact(_groups->live_records());
+}
+
 // Opens the internal offsets topic (creating it on first start) and replays it into a new
 // group coordinator.
 result<void, std::string> broker::start_groups() {
     if (find_topic(offsets_topic) == nullptr) {
-        // Kept until compaction of the internal topic is built: never deleted by retention.
+        // Never deleted by retention: compact_offsets() drops what is superseded, and small
+        // segments let it free the space soon.
         const auto e = create_topic(offsets_topic, _opts.offsets_partitions,
-                                    {{"retention.ms", "-1"}, {"retention.bytes", "-1"}}, false);
+                                    {{"retention.ms", "-1"},
+                                     {"retention.bytes", "-1"},
+                                     {"segment.bytes", std::to_string(16 << 20)}},
+                                    false);
         if (e.code != 0) {
             return failure("cannot create " + std::string(offsets_topic) + ": " + e.message);
         }

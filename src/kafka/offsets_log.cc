@@ -1,9 +1,13 @@
 #include "kafka/offsets_log.h"
 
+#include "protocol/wire.h"
 #include "storage/batch_builder.h"
 #include "storage/record_batch.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <memory>
 
 namespace runnel::kafka {
 
@@ -49,6 +53,12 @@ int32_t offsets_log::partition_of(std::string_view group_id, int32_t partitions)
 void offsets_log::append(std::string_view group_id, std::vector<group_record> records,
                          std::function<void(bool ok)> done) {
     RUNNEL_ASSERT(!records.empty());
+    queue(partition_of(group_id, _partitions), records, std::move(done));
+    // Appended from poll(), which keeps the order and never answers inside append().
+}
+
+void offsets_log::queue(int32_t partition, const std::vector<group_record>& records,
+                        std::function<void(bool ok)> done) {
     std::vector<storage::record_spec> specs;
     specs.reserve(records.size());
     for (const auto& r : records) {
@@ -57,12 +67,68 @@ void offsets_log::append(std::string_view group_id, std::vector<group_record> re
     }
     auto p = std::make_unique<pending>();
     p->home = this;
-    p->partition = partition_of(group_id, _partitions);
+    p->partition = partition;
     p->batch = storage::build_batch(specs, {.base_timestamp = model::timestamp_ms(wall_ms())});
     p->done = std::move(done);
     _pending.push_back(std::move(p));
     _pending.back()->self = std::prev(_pending.end());
-    // Appended from poll(), which keeps the order and never answers inside append().
+}
+
+uint64_t offsets_log::record_count() const {
+    uint64_t n = 0;
+    for (int32_t p = 0; p < _partitions; ++p) {
+        if (const auto* log = _storage.find(std::string(offsets_topic), p)) {
+            n += uint64_t(log->log_end() - log->log_start());
+        }
+    }
+    return n;
+}
+
+void offsets_log::compact(std::vector<group_record> live) {
+    RUNNEL_ASSERT(idle());
+    std::vector<std::vector<group_record>> by_partition(static_cast<size_t>(_partitions));
+    for (auto& r : live) {
+        protocol::reader key(r.key);
+        (void)key.int16(); // key version: both kinds start with the group id
+        const std::string_view group_id = key.string();
+        RUNNEL_ASSERT(key.ok());
+        by_partition[size_t(partition_of(group_id, _partitions))].push_back(std::move(r));
+    }
+    constexpr size_t records_per_batch = 1000;
+    for (int32_t p = 0; p < _partitions; ++p) {
+        storage::partition_log* log = _storage.find(std::string(offsets_topic), p);
+        if (log == nullptr) {
+            continue;
+        }
+        // Nothing is waiting, so the first batch queued now is appended at today's log end.
+        const model::offset start = log->log_end();
+        // Every batch of the rewrite must be durable before the prefix goes: a failed one (and
+        // a log reopened after it) must not leave its keys only in the deleted part.
+        auto failed = std::make_shared<bool>(false);
+        auto drop_prefix = [this, p, start, failed](bool ok) {
+            storage::partition_log* l = _storage.find(std::string(offsets_topic), p);
+            if (!ok || *failed || l == nullptr) {
+                return; // the old records stay; a replay reads them and then the new ones
+            }
+            if (auto r = l->delete_records(start); !r) {
+                std::fprintf(stderr, "kafka: compacting %s-%d: %.*s\n", offsets_topic.data(), p,
+                             int(storage::to_string(r.error()).size()),
+                             storage::to_string(r.error()).data());
+            }
+        };
+        const auto& records = by_partition[size_t(p)];
+        if (records.empty()) {
+            drop_prefix(true);
+            continue;
+        }
+        for (size_t at = 0; at < records.size(); at += records_per_batch) {
+            const size_t end = std::min(records.size(), at + records_per_batch);
+            std::vector<group_record> part(records.begin() + long(at), records.begin() + long(end));
+            queue(p, part, end == records.size()
+                             ? std::function<void(bool)>(drop_prefix)
+                             : [failed](bool ok) { *failed = *failed || !ok; });
+        }
+    }
 }
 
 // Appends waiting records in order (stopping at the first back-pressure, so a group's records

@@ -30,6 +30,15 @@ public:
                 std::function<void(bool ok)> done) override;
     uint32_t poll();
 
+    // Compaction by rewriting the live keys: appends `live` (group_coordinator::live_records)
+    // behind everything else and, once that is durable, deletes every record before it, so a
+    // replay rebuilds the same state from far fewer records. Only when idle(): no append
+    // waiting, so no commit in flight can be overtaken by an older value in `live`.
+    void compact(std::vector<group_record> live);
+    bool idle() const { return _pending.empty(); }
+    // Records in this shard's partitions (log end - log start): what a replay reads.
+    uint64_t record_count() const;
+
     using visitor = std::function<void(std::span<const std::byte> key,
                                        std::optional<std::span<const std::byte>> value)>;
     // Hands every record of every partition to `visit`, oldest first. Drives the shard's io
@@ -41,6 +50,8 @@ public:
 private:
     struct pending;
     static void on_appended(storage::append_waiter& w);
+    void queue(int32_t partition, const std::vector<group_record>& records,
+               std::function<void(bool ok)> done);
     result<void, std::string> replay_partition(int32_t p, const visitor& visit, uint64_t& count);
 
     storage::shard_storage& _storage;

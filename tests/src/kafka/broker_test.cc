@@ -5,6 +5,7 @@
 
 #include "protocol/admin_messages.h"
 #include "protocol/data_messages.h"
+#include "protocol/group_messages.h"
 #include "storage/batch_builder.h"
 #include "storage/sim_io.h"
 
@@ -32,13 +33,16 @@ struct fixture : ::testing::Test {
     std::unique_ptr<storage::shard_storage> storage = storage::shard_storage::create(
       {.data_dir = "/data"}, std::make_unique<storage::sim_io>(7));
     std::unique_ptr<broker> b;
+    uint64_t compact_records_min = 1'000'000;
 
     void SetUp() override {
         ASSERT_TRUE(storage->disk().make_directory("/data").ok());
         storage::log_config log;
         log.ack = storage::ack_after::write;
         b = std::make_unique<broker>(
-          broker_options{.data_dir = "/data", .log_defaults = log, .default_partitions = 2},
+          broker_options{.data_dir = "/data", .log_defaults = log, .default_partitions = 2,
+                         .offsets_compact_records_min = compact_records_min,
+                         .offsets_compact_interval_us = 0},
           *storage, std::vector<storage::topic_metadata>{});
         auto started = b->start();
         ASSERT_TRUE(started.ok()) << started.error();
@@ -241,6 +245,47 @@ TEST_F(fixture, create_topics_validates_and_validate_only_creates_nothing) {
     res = call<create_topics_response>(req, 7);
     ASSERT_TRUE(res.has_value());
     EXPECT_EQ(res->topics[0].error_code, error_topic_already_exists);
+}
+
+struct compacting : fixture {
+    compacting() { compact_records_min = 50; }
+};
+
+// Commits rewrite the same keys; compaction keeps the latest of each and drops the rest, and a
+// replay of what is left rebuilds the same committed offsets.
+TEST_F(compacting, the_offsets_log_keeps_the_latest_commit_of_each_key) {
+    produce("orders", 0, records(1));
+    for (int64_t i = 1; i <= 120; ++i) {
+        offset_commit_request req{.group_id = "g", .generation_id_or_member_epoch = -1};
+        req.topics.push_back({.name = "orders",
+                              .partitions = {{.partition_index = 0, .committed_offset = i},
+                                             {.partition_index = 1, .committed_offset = 2 * i}}});
+        auto res = call<offset_commit_response>(req, 8);
+        ASSERT_TRUE(res.has_value());
+        ASSERT_EQ(res->topics[0].partitions[1].error_code, error_none);
+    }
+    storage::partition_log* log = storage->find("__consumer_offsets", 0);
+    ASSERT_NE(log, nullptr);
+    for (int i = 0; i < 1000 && log->log_start() == model::offset(0); ++i) {
+        storage->poll(now_us(), true);
+        b->poll(now_us(), true);
+    }
+    // 120 commits were stored; compaction keeps the log under its threshold (50 records).
+    EXPECT_GT(log->log_start(), model::offset(0));
+    EXPECT_LT(log->log_end() - log->log_start(), 50);
+
+    struct no_log final : group_log {
+        void append(std::string_view, std::vector<group_record>,
+                    std::function<void(bool)>) override {}
+    } unused;
+    group_coordinator replayed({}, unused, [] { return int64_t(0); });
+    offsets_log reader_log(*storage, 1);
+    auto n = reader_log.replay([&](auto key, auto value) { replayed.load(key, value); });
+    ASSERT_TRUE(n.ok()) << n.error();
+    const auto f = replayed.fetch_offsets("g", std::nullopt);
+    ASSERT_EQ(f.partitions.size(), 2u);
+    EXPECT_EQ(f.partitions[0].offset, 120);
+    EXPECT_EQ(f.partitions[1].offset, 240);
 }
 
 } // namespace
