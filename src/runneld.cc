@@ -108,15 +108,17 @@ void attach_storage(runnel::shard& s, storage_slot& slot, const runnel::broker_c
         return {};
     });
     s.set_on_stop([&slot](runnel::shard& self) {
+        // Listener first (its requests become orphans that free themselves when answered),
+        // then storage, whose close completes the waiters the broker's requests hold, then the
+        // broker, which nothing points into any more.
         slot.kafka.reset();
+        if (slot.storage) {
+            if (auto r = slot.storage->close(); !r) {
+                std::fprintf(stderr, "runneld: shard %u: closing storage: %s\n", self.id()(),
+                             errc_text(r.error()).c_str());
+            }
+        }
         slot.broker.reset();
-        if (!slot.storage) {
-            return;
-        }
-        if (auto r = slot.storage->close(); !r) {
-            std::fprintf(stderr, "runneld: shard %u: closing storage: %s\n", self.id()(),
-                         errc_text(r.error()).c_str());
-        }
         slot.storage.reset();
     });
 }

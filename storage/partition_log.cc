@@ -82,6 +82,9 @@ partition_log::partition_log(io& io, options opts) : _io(io), _opts(std::move(op
 
 partition_log::~partition_log() {
     RUNNEL_ASSERT(_ios_in_flight == 0);
+    if (_failure) {
+        fail_waiters(); // a failed log replaced before its next poll still answers them
+    }
     unload();
 }
 
@@ -512,7 +515,7 @@ result<append_info, errc> partition_log::append(std::span<const std::byte> bytes
     }
     if (roll_due) {
         if (auto r = roll(now); !r) {
-            fail(r.error());
+            fail(r.error(), true);
             return failure(r.error());
         }
         seg = _segments.back().get();
@@ -588,7 +591,10 @@ result<append_info, errc> partition_log::append(std::span<const std::byte> bytes
 
 uint32_t partition_log::poll(uint64_t now_us, bool idle) {
     uint32_t work = 0;
-    if (_opts.log.ack == ack_after::memory && _waiters_head != nullptr) {
+    if (_failure && _waiters_head != nullptr) {
+        fail_waiters();
+        ++work;
+    } else if (_opts.log.ack == ack_after::memory && _waiters_head != nullptr) {
         complete_waiters();
         ++work;
     }
@@ -749,17 +755,25 @@ void partition_log::complete_waiters() {
     }
 }
 
-void partition_log::fail(errc e) {
+void partition_log::fail(errc e, bool inside_append) {
     log_error(_opts.directory, "write failed; appends refused until the log is reopened", e);
     _failure = e;
     if (_hw_follows_ack) {
         _high_watermark = std::min(_high_watermark, _written_end);
     }
+    if (!inside_append) {
+        fail_waiters();
+    }
+    // Inside append() the waiters learn of it from the next poll(): a waiter never runs there.
+}
+
+void partition_log::fail_waiters() {
+    RUNNEL_ASSERT(_failure.has_value());
     while (_waiters_head != nullptr) {
         append_waiter* w = _waiters_head;
         _waiters_head = w->next;
         w->next = nullptr;
-        w->error = e;
+        w->error = *_failure;
         w->done(*w);
     }
     _waiters_tail = nullptr;

@@ -169,7 +169,8 @@ private:
     result<void, errc> submit_write(segment& seg);
     void on_write_done(io_op& op);
     void on_read_done(read_op& op);
-    void fail(errc e);
+    void fail(errc e, bool inside_append = false);
+    void fail_waiters();
     void advance_durable(model::offset written, bool flushed);
     void complete_waiters();
     result<void, errc> seal(segment& seg);

@@ -7,6 +7,7 @@
 #include "protocol/admin_messages.h"
 
 #include <algorithm>
+#include <deque>
 #include <cstdio>
 
 namespace runnel::kafka {
@@ -86,22 +87,27 @@ bool broker::delete_topics(kafka_request& r) {
     if (!msg) {
         return false;
     }
-    std::vector<std::string_view> names = msg->topic_names;
+    // Owned copies: a name found by id views the topic table, which the deletion changes.
+    std::vector<std::string> names(msg->topic_names.begin(), msg->topic_names.end());
+    delete_topics_response res;
     for (const auto& t : msg->topics) {
         if (t.name) {
-            names.push_back(*t.name);
+            names.emplace_back(*t.name);
             continue;
         }
-        for (const auto& [name, entry] : _topics) {
-            if (entry.meta.id == t.topic_id) {
-                names.push_back(name);
-            }
+        const auto it = std::find_if(_topics.begin(), _topics.end(), [&](const auto& e) {
+            return e.second.meta.id == t.topic_id;
+        });
+        if (it != _topics.end()) {
+            names.push_back(it->first);
+        } else {
+            res.responses.push_back({.name = std::nullopt, .topic_id = t.topic_id,
+                                     .error_code = error_unknown_topic_id});
         }
     }
-    delete_topics_response res;
     std::vector<std::string> messages;
     messages.reserve(names.size());
-    for (std::string_view name : names) {
+    for (const std::string& name : names) {
         auto& out = res.responses.emplace_back(delete_topics_response_topic{.name = name});
         topic_entry* t = find_topic(name);
         if (t == nullptr) {
@@ -114,7 +120,7 @@ bool broker::delete_topics(kafka_request& r) {
             out.error_message = "internal topics cannot be deleted";
             continue;
         }
-        const std::string key(name);
+        const std::string& key = name;
         auto removed = _metadata->remove_topic(key);
         auto closed = removed ? _storage.remove_partitions(key) : removed;
         if (!closed) {
@@ -186,8 +192,7 @@ bool broker::describe_configs(kafka_request& r) {
         return false;
     }
     describe_configs_response res;
-    std::vector<std::pair<std::string, std::string>> values; // owns what the response views
-    values.reserve(1024);
+    std::deque<std::pair<std::string, std::string>> values; // owns what the response views
     for (const auto& resource : msg->resources) {
         auto& out = res.results.emplace_back(describe_configs_response_result{
           .resource_type = resource.resource_type, .resource_name = resource.resource_name});
@@ -223,7 +228,6 @@ bool broker::describe_configs(kafka_request& r) {
                           name) == resource.configuration_keys->end()) {
                 continue;
             }
-            RUNNEL_ASSERT(values.size() < values.capacity()); // views must not move
             const bool set = overrides.contains(name);
             auto& v = values.emplace_back(std::move(name), std::move(value));
             const int8_t source = read_only ? source_static_broker
@@ -371,6 +375,10 @@ bool broker::delete_records(kafka_request& r) {
               delete_records_response_partition{.partition_index = p.partition_index,
                                                 .low_watermark = -1});
             storage::partition_log* log = topic ? log_of(*topic, p.partition_index) : nullptr;
+            if (topic != nullptr && topic->internal) {
+                out.error_code = error_invalid_topic_exception; // the broker's own records
+                continue;
+            }
             if (log == nullptr) {
                 out.error_code = topic != nullptr && p.partition_index >= 0 &&
                                      p.partition_index < topic->meta.partition_count

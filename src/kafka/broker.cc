@@ -273,12 +273,18 @@ storage::partition_log* broker::log_of(const topic_entry& t, int32_t partition) 
 uint32_t broker::poll(uint64_t now_us, bool) {
     uint32_t work = _offsets_log->poll() + _groups->poll();
     compact_offsets(now_us);
+    // Retries in arrival order, stopping at the first that is still held back, so that a
+    // partition's appends never overtake each other.
+    _produce_blocked = false;
     for (auto it = _produces.begin(); it != _produces.end();) {
         auto& job = **it;
         ++it; // run_produce may finish the job and erase it
         if (job.retry) {
             ++work;
-            run_produce(job);
+            if (run_produce(job)) {
+                _produce_blocked = true;
+                break;
+            }
         }
     }
     for (auto it = _fetches.begin(); it != _fetches.end();) {

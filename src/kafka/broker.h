@@ -146,7 +146,7 @@ private:
                          std::vector<std::string>& messages, Apply&& apply, Respond&& respond);
 
     // Produce.
-    void run_produce(produce_job& job);
+    bool run_produce(produce_job& job);
     void finish_produce(produce_job& job);
     static void on_produce_ack(storage::append_waiter& w);
     // Fetch.
@@ -160,6 +160,7 @@ private:
     std::unique_ptr<storage::metadata_store> _metadata;
     std::map<std::string, topic_entry, std::less<>> _topics;
     std::list<std::unique_ptr<produce_job>> _produces; // waiting for acks or retrying
+    bool _produce_blocked = false; // a produce is held back: later ones queue behind it
     std::list<std::unique_ptr<fetch_job>> _fetches;    // reading or parked (long poll)
     std::unique_ptr<offsets_log> _offsets_log;
     std::unique_ptr<group_coordinator> _groups;

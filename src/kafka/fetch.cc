@@ -7,6 +7,8 @@
 
 #include "kafka/detail/jobs.h"
 
+#include <algorithm>
+
 namespace runnel::kafka {
 
 using namespace protocol;
@@ -139,7 +141,7 @@ void broker::on_fetch_read(storage::read_op& op) {
 }
 
 // A parked fetch runs again when its wait is over or when one of its partitions has data past
-// the offset it asked for.
+// what it saw when it parked.
 bool broker::fetch_ready(const fetch_job& job, uint64_t now_us) const {
     if (!job.parked) {
         return false;
@@ -152,8 +154,10 @@ bool broker::fetch_ready(const fetch_job& job, uint64_t now_us) const {
         if (it == _topics.end()) {
             return true;
         }
+        // New data since the fetch parked (it parked short of min_bytes, maybe with some).
         auto* log = _storage.find(it->second.meta.name, part.partition);
-        if (log == nullptr || log->high_watermark()() > part.offset) {
+        if (log == nullptr || log->high_watermark()() > std::max(part.offset,
+                                                                 part.high_watermark)) {
             return true;
         }
     }

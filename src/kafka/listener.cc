@@ -68,28 +68,36 @@ result<void, std::string> listener::check_port_free(const std::string& address, 
     if (port == 0) {
         return {};
     }
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return failure("kafka listener: socket: " + errno_text(errno));
-    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     if (inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1) {
-        ::close(fd);
         return failure("kafka listener: " + address + " is not an IPv4 address");
     }
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); // TIME_WAIT is no owner
-    const int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    const int err = errno;
-    ::close(fd);
-    if (rc != 0) {
-        return failure("kafka listener: cannot listen on " + address + ":" + std::to_string(port) +
-                       ": " + errno_text(err) +
-                       " (another runneld or Kafka broker? set kafka.listen_port)");
+    // A broker killed a moment ago holds its port until the kernel has torn down its io_uring
+    // (an accept in flight keeps the socket): give that up to 3 s before calling it taken.
+    int err = 0;
+    for (int attempt = 0; attempt < 60; ++attempt) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            return failure("kafka listener: socket: " + errno_text(errno));
+        }
+        int one = 1;
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); // TIME_WAIT is no owner
+        const int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+        err = errno;
+        ::close(fd);
+        if (rc == 0) {
+            return {};
+        }
+        if (err != EADDRINUSE) {
+            break;
+        }
+        ::usleep(50'000);
     }
-    return {};
+    return failure("kafka listener: cannot listen on " + address + ":" + std::to_string(port) +
+                   ": " + errno_text(err) +
+                   " (another runneld or Kafka broker? set kafka.listen_port)");
 }
 
 listener::~listener() {
@@ -222,6 +230,9 @@ void listener::on_accept(int res) {
 }
 
 void listener::on_recv(connection& c, int res) {
+    if (c.closing) {
+        return; // closed earlier in this batch of completions: its bytes are dropped
+    }
     if (res <= 0) {
         close_connection(c, res == 0 ? nullptr : "recv failed");
         return;

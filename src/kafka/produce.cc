@@ -206,13 +206,18 @@ bool broker::produce(kafka_request& r) {
     produce_job& ref = *job;
     _produces.push_back(std::move(job));
     ref.self = std::prev(_produces.end());
-    run_produce(ref);
+    if (_produce_blocked) {
+        ref.retry = true; // behind a produce that met back-pressure: appends keep arrival order
+        return true;
+    }
+    _produce_blocked = run_produce(ref);
     return true;
 }
 
 // Appends what is left of every partition; returns early, to be run again from poll(), when a
-// log pushes back. Finishes the job once nothing is left to append or wait for.
-void broker::run_produce(produce_job& job) {
+// log pushes back. Finishes the job once nothing is left to append or wait for. Returns true when
+// the job is held back (and alive); false when it finished or waits for acks (it may be gone).
+bool broker::run_produce(produce_job& job) {
     job.retry = false;
     const model::timestamp_ms now(wall_ms());
     const bool acks = job.msg.acks != 0;
@@ -235,6 +240,9 @@ void broker::run_produce(produce_job& job) {
             }
             if (first < part.records.size()) {
                 part.out->error_code = check_all(part.records);
+                if (part.out->error_code == error_invalid_record && job.req.api_version < 8) {
+                    part.out->error_code = error_corrupt_message; // INVALID_RECORD is v8+
+                }
                 if (part.out->error_code != error_none) {
                     continue;
                 }
@@ -257,6 +265,13 @@ void broker::run_produce(produce_job& job) {
                     break;
                 }
             }
+            if (duplicate && model::offset(*duplicate + h.last_offset_delta) >=
+                               log->high_watermark()) {
+                // The original is appended but not yet at the topic's ack level: answering now
+                // could acknowledge what a failing write then loses. Wait for it.
+                job.retry = true;
+                return true;
+            }
             if (duplicate) {
                 if (!part.has_base) {
                     part.out->base_offset = *duplicate;
@@ -275,9 +290,12 @@ void broker::run_produce(produce_job& job) {
             if (!appended) {
                 if (appended.error() == storage::errc::backpressure) {
                     job.retry = true;
-                    return;
+                    return true;
                 }
                 part.out->error_code = append_error(appended.error(), log->last_batch_error());
+                if (part.out->error_code == error_invalid_record && job.req.api_version < 8) {
+                    part.out->error_code = error_corrupt_message; // INVALID_RECORD is v8+
+                }
                 break;
             }
             if (h.producer_id() >= 0) {
@@ -300,11 +318,12 @@ void broker::run_produce(produce_job& job) {
         job.req.send_response = false; // acks=0: no answer, and no waiter points at the job
         job.req.finish();
         _produces.erase(job.self);
-        return;
+        return false;
     }
     if (job.waiting == 0) {
         finish_produce(job);
     }
+    return false;
 }
 
 void broker::on_produce_ack(storage::append_waiter& w) {

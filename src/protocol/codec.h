@@ -82,7 +82,14 @@ private:
     }
     template <typename T, typename Fn>
     void fill(std::vector<T>& v, int32_t n, Fn& each) {
-        // array_length() bounded n by the bytes left, so this cannot be made to reserve much.
+        // array_length() bounds n by the bytes left, but an element struct is far larger than
+        // its one wire byte: a request may decode at most elements_max elements in all, so a
+        // hostile 100 MiB frame cannot make it allocate gigabytes.
+        if (uint32_t(n) > _elements_left) {
+            _r.fail();
+            return;
+        }
+        _elements_left -= uint32_t(n);
         v.resize(size_t(n));
         for (int32_t i = 0; i < n && _r.ok(); ++i) {
             each(v[size_t(i)]);
@@ -90,6 +97,12 @@ private:
     }
     reader& _r;
     bool _flexible;
+    uint32_t _elements_left = elements_max;
+
+public:
+    // Array elements one request may hold (a fetch of every partition of a large cluster is
+    // tens of thousands).
+    static constexpr uint32_t elements_max = 1u << 20;
 };
 
 class encoder {
