@@ -183,6 +183,12 @@ uint32_t listener::post_ops() {
             continue;
         }
         if (!c.recv_op.posted && !blocked(c)) {
+            if (c.in.size() > 4 * recv_chunk_bytes && c.in_len < recv_chunk_bytes) {
+                // A large frame is done with: give its buffer back rather than keep it for the
+                // life of the connection.
+                c.in.resize(recv_chunk_bytes);
+                c.in.shrink_to_fit();
+            }
             if (c.in.size() - c.in_len < recv_chunk_bytes / 4) {
                 c.in.resize(std::max(c.in.size() * 2, c.in_len + recv_chunk_bytes));
             }
