@@ -45,8 +45,12 @@ void attach_storage(runnel::shard& s, storage_slot& slot, const runnel::broker_c
                     const std::vector<runnel::storage::topic_metadata>& topics, uint32_t count) {
     s.set_on_start([&slot, &cfg, &topics, count](runnel::shard& self)
                      -> runnel::result<void, std::string> {
+        // Shard 0 owns every partition (a shard count of 1 for the ownership hash) until Kafka
+        // requests are forwarded between shards: a client can then reach every partition.
+        // The other shards own none; they are where the dataplane will run.
+        (void)count;
         auto created = runnel::storage::shard_storage::create(
-          {cfg.data_dir, cfg.storage, count, self.id()()});
+          {cfg.data_dir, cfg.storage, 1, self.id()()});
         if (!created) {
             return runnel::failure("storage: cannot create the io_uring of shard " +
                                    std::to_string(self.id()()) + ": " + errc_text(created.error()));
@@ -251,9 +255,9 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (group.size() > 1) {
-        std::fprintf(stderr, "runneld: %u shards: shard 0 serves Kafka and answers "
-                             "NOT_LEADER_OR_FOLLOWER for partitions the other shards own, "
-                             "until requests are forwarded between shards\n", group.size());
+        std::fprintf(stderr, "runneld: %u shards: shard 0 owns every partition and serves Kafka "
+                             "until requests are forwarded between shards; the others idle\n",
+                     group.size());
     }
     std::fprintf(stderr, "runneld: started\n");
 

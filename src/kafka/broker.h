@@ -10,8 +10,8 @@
 // before the storage closes. Owning core: one shard. Thread-safety: none.
 //
 // Single node: this node leads every partition at leader epoch 0, acks=1 and acks=-1 both wait
-// for the topic's ack_after level. Partitions owned by another shard answer
-// NOT_LEADER_OR_FOLLOWER until requests are forwarded between shards.
+// for the topic's ack_after level. runneld gives shard 0 every partition until requests are
+// forwarded between shards; a partition this shard does not own answers NOT_LEADER_OR_FOLLOWER.
 #pragma once
 
 #include "kafka/group_coordinator.h"

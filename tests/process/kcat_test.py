@@ -63,6 +63,15 @@ def main():
             check(consume_all(broker.bootstrap))
             print("the same after a restart")
             broker.stop()
+        # Two shards: every partition is still reachable (shard 0 owns them all for now).
+        two = os.path.join(work, "two")
+        settings = [f"log.default_partitions={PARTITIONS}", "shards.count=2"]
+        with Runneld(sys.argv[1], two, settings) as broker:
+            lines = "".join(f"key-{i}:value-{i}-{'x' * (i % 50)}\n" for i in range(COUNT))
+            kcat("-P", "-b", broker.bootstrap, "-t", "keyed", "-K:", stdin=lines)
+            check(consume_all(broker.bootstrap))
+            broker.stop()
+            print("the same on a broker with two shards")
     print("kcat test passed")
 
 
