@@ -219,7 +219,12 @@ void group_coordinator::replace_static_member(group& g, member& m, std::string n
     m.id = std::move(new_id);
     m.client_id = a.client_id;
     m.client_host = a.client_host;
-    if (g.state == group_state::stable && m.protocols == a.protocols) {
+    // In a Stable group the new protocols replace the old ones (a cooperative member's
+    // subscription names what it owns, so the bytes change with every restart) and cost a
+    // rebalance only when they change the group's protocol, as Kafka decides.
+    std::vector<group_protocol> previous = m.protocols;
+    m.protocols = a.protocols;
+    if (g.state == group_state::stable && g.protocol_name == select_protocol(g)) {
         m.session_timeout_ms = a.session_timeout_ms;
         m.rebalance_timeout_ms = a.rebalance_timeout_ms;
         refresh(m);
@@ -231,6 +236,7 @@ void group_coordinator::replace_static_member(group& g, member& m, std::string n
         reply(std::move(done), std::move(r));
         return;
     }
+    m.protocols = std::move(previous); // update_member compares and sets them
     update_member(g, m, a, done);
     if (g.state != group_state::preparing_rebalance) {
         prepare_rebalance(g);

@@ -10,9 +10,26 @@
 //       (0: never). Offsets are committed synchronously every 200 messages, when partitions are
 //       revoked, and at the end. Each message is written to OUT as
 //       "m <member> <partition> <offset> <key> <value>".
+//   rdkafka_client member BOOTSTRAP TOPIC GROUP STRATEGY INSTANCE_ID PAUSE_US OUT
+//       One consumer of GROUP with partition.assignment.strategy STRATEGY (range, roundrobin,
+//       cooperative-sticky) and group.instance.id INSTANCE_ID ("-": a dynamic member), which
+//       consumes until SIGTERM, sleeping PAUSE_US after each message. It commits as `group` does
+//       (every 200 messages, on revoke, at the end) and then closes: a dynamic member leaves the
+//       group, a static one does not. OUT gets, one flushed line each, with T the CLOCK_MONOTONIC
+//       time in microseconds so that the lines of several members can be ordered:
+//         "m <partition> <offset> <key> <value>"            a message
+//         "assign <T> <protocol> <partitions> <member id>"  partitions given (all of them for
+//                                                           EAGER, the added ones for COOPERATIVE)
+//         "revoke <T> <protocol> <partitions> <lost>"       partitions taken away (likewise)
+//         "commit_error <T> <error>"                        a synchronous commit that failed
+//         "closing <T>", "closed <T>"                       around rd_kafka_consumer_close
+//       where <partitions> is a comma-separated list ("-" for none) and <lost> is 1 when
+//       librdkafka reports the partitions lost rather than revoked. RDKAFKA_DEBUG in the
+//       environment sets librdkafka's `debug` (e.g. cgrp,protocol; the log goes to stderr).
 #include <librdkafka/rdkafka.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +216,157 @@ static int group(const char* bootstrap, const char* topic, const char* group_id,
     return atomic_load(&consumed) >= stop_at ? 0 : 1;
 }
 
+static volatile sig_atomic_t terminated;
+
+static void on_sigterm(int sig) {
+    (void)sig;
+    terminated = 1;
+}
+
+static long long now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void write_partitions(const rd_kafka_topic_partition_list_t* parts) {
+    if (parts == NULL || parts->cnt == 0) {
+        fputs("-", out);
+        return;
+    }
+    for (int i = 0; i < parts->cnt; ++i) {
+        fprintf(out, i == 0 ? "%d" : ",%d", parts->elems[i].partition);
+    }
+}
+
+// A synchronous commit of every consumed offset; a failure is logged so that the test can tell a
+// lost commit from a duplicate delivery.
+static void commit_consumed(rd_kafka_t* rk) {
+    rd_kafka_resp_err_t c = rd_kafka_commit(rk, NULL, 0);
+    if (c != RD_KAFKA_RESP_ERR_NO_ERROR && c != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        fprintf(out, "commit_error %lld %s\n", now_us(), rd_kafka_err2name(c));
+        fflush(out);
+    }
+}
+
+static void on_member_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                                rd_kafka_topic_partition_list_t* parts, void* opaque) {
+    (void)opaque;
+    const char* protocol = rd_kafka_rebalance_protocol(rk);
+    const int cooperative = strcmp(protocol, "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        char* member_id = rd_kafka_memberid(rk);
+        fprintf(out, "assign %lld %s ", now_us(), protocol);
+        write_partitions(parts);
+        fprintf(out, " %s\n", member_id ? member_id : "-");
+        fflush(out);
+        rd_kafka_mem_free(rk, member_id);
+        if (cooperative) {
+            rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, parts);
+            if (e != NULL) {
+                fail("incremental assign", rd_kafka_error_string(e));
+            }
+        } else {
+            rd_kafka_assign(rk, parts);
+        }
+        return;
+    }
+    if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        fail("rebalance callback", rd_kafka_err2str(err));
+    }
+    const int lost = rd_kafka_assignment_lost(rk);
+    fprintf(out, "revoke %lld %s ", now_us(), protocol);
+    write_partitions(parts);
+    fprintf(out, " %d\n", lost);
+    fflush(out);
+    // Revoked: commit what was consumed so that the next owner starts right after it. Lost
+    // partitions have another owner already, which the commit would fail against.
+    if (!lost) {
+        commit_consumed(rk);
+    }
+    if (cooperative) {
+        rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts);
+        if (e != NULL) {
+            fail("incremental unassign", rd_kafka_error_string(e));
+        }
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+static int member(const char* bootstrap, const char* topic, const char* group_id,
+                  const char* strategy, const char* instance_id, long pause_us) {
+    signal(SIGTERM, on_sigterm);
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    set(conf, "bootstrap.servers", bootstrap);
+    set(conf, "group.id", group_id);
+    if (strcmp(instance_id, "-") != 0) {
+        set(conf, "group.instance.id", instance_id);
+    }
+    set(conf, "enable.auto.commit", "false");
+    set(conf, "auto.offset.reset", "earliest");
+    set(conf, "session.timeout.ms", "6000");
+    set(conf, "heartbeat.interval.ms", "500");
+    set(conf, "partition.assignment.strategy", strategy);
+    const char* debug = getenv("RDKAFKA_DEBUG");
+    if (debug != NULL && debug[0] != '\0') {
+        set(conf, "debug", debug);
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, on_member_rebalance);
+    char err[512];
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    if (rk == NULL) {
+        fail("rd_kafka_new", err);
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
+    if (rd_kafka_subscribe(rk, topics) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fail("subscribe", topic);
+    }
+    rd_kafka_topic_partition_list_destroy(topics);
+    long mine = 0;
+    while (!terminated) {
+        rd_kafka_message_t* msg = rd_kafka_consumer_poll(rk, 100);
+        if (msg == NULL) {
+            continue;
+        }
+        if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            fprintf(out, "m %d %lld %.*s %.*s\n", msg->partition, (long long)msg->offset,
+                    (int)msg->key_len, (const char*)msg->key, (int)msg->len,
+                    (const char*)msg->payload);
+            fflush(out);
+            rd_kafka_commit_message(rk, msg, 1); // async; the sync commits make it final
+            if (++mine % 200 == 0) {
+                commit_consumed(rk);
+            }
+            if (pause_us > 0) {
+                struct timespec pause = {pause_us / 1000000, (pause_us % 1000000) * 1000};
+                nanosleep(&pause, NULL);
+            }
+        } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            fprintf(stderr, "rdkafka_client: member %s: %s\n", instance_id,
+                    rd_kafka_message_errstr(msg));
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    commit_consumed(rk);
+    fprintf(out, "closing %lld\n", now_us());
+    fflush(out);
+    rd_kafka_resp_err_t closed = rd_kafka_consumer_close(rk); // revoke: commit
+    fprintf(out, "closed %lld\n", now_us());
+    fflush(out);
+    rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(rk, err, sizeof(err));
+    rd_kafka_destroy(rk);
+    if (fatal) {
+        fail("fatal consumer error", err);
+    }
+    if (closed != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fail("consumer close", rd_kafka_err2str(closed));
+    }
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc == 7 && strcmp(argv[1], "produce") == 0) {
         out = fopen(argv[6], "w");
@@ -209,6 +377,10 @@ int main(int argc, char** argv) {
         return out ? group(argv[2], argv[3], argv[4], atoi(argv[5]), atol(argv[6]),
                            atol(argv[7]))
                    : 1;
+    }
+    if (argc == 9 && strcmp(argv[1], "member") == 0) {
+        out = fopen(argv[8], "w");
+        return out ? member(argv[2], argv[3], argv[4], argv[5], argv[6], atol(argv[7])) : 1;
     }
     fprintf(stderr, "usage: see the comment at the top of rdkafka_client.c\n");
     return 2;

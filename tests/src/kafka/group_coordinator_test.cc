@@ -613,19 +613,38 @@ TEST_F(group_test, static_member_rejoins_without_rebalance_and_its_old_id_is_fen
     EXPECT_EQ(heartbeat(m[1], "i-a"), proto::error_fenced_instance_id); // b using a's instance
 }
 
-TEST_F(group_test, static_member_with_changed_protocols_rebalances) {
+// Kafka's rule: a static member rejoining a Stable group replaces its protocols and costs a
+// rebalance only when they change the group's protocol. New metadata for the same protocol (a
+// cooperative member's subscription names what it owns) keeps the generation.
+TEST_F(group_test, static_member_with_new_metadata_keeps_the_generation) {
     auto m = form({static_args("i-a"), static_args("i-b")});
     join_args changed = static_args("i-b");
     changed.protocols = {{"range", to_bytes("other")}};
     auto r = join(changed);
+    ASSERT_TRUE(r.ready());
+    EXPECT_EQ(r->error, 0);
+    EXPECT_EQ(r->generation_id, 1);
+    EXPECT_NE(r->member_id, m[1].member_id);
+    EXPECT_EQ(gc->describe_group("g").state, "Stable");
+}
+
+TEST_F(group_test, static_member_that_changes_the_group_protocol_rebalances) {
+    join_args a = static_args("i-a");
+    join_args b = static_args("i-b");
+    a.protocols = b.protocols = {{"range", to_bytes("m")}, {"roundrobin", to_bytes("m")}};
+    auto m = form({a, b});
+    join_args changed = static_args("i-b");
+    changed.protocols = {{"roundrobin", to_bytes("other")}}; // range is no longer common
+    auto r = join(changed);
     EXPECT_FALSE(r.ready());
     EXPECT_EQ(gc->describe_group("g").state, "PreparingRebalance");
-    auto a = join(static_args("i-a", m[0].member_id));
-    ASSERT_TRUE(r.ready() && a.ready());
+    a.member_id = m[0].member_id;
+    auto again = join(a);
+    ASSERT_TRUE(r.ready() && again.ready());
     EXPECT_EQ(r->generation_id, 2);
-    EXPECT_NE(r->member_id, m[1].member_id);
-    EXPECT_EQ(text(a->members[1].metadata), "other");
-    EXPECT_EQ(a->members[1].group_instance_id, "i-b");
+    EXPECT_EQ(r->protocol_name, "roundrobin");
+    EXPECT_EQ(text(again->members[1].metadata), "other");
+    EXPECT_EQ(again->members[1].group_instance_id, "i-b");
 }
 
 TEST_F(group_test, leave_by_member_or_instance_id) {
