@@ -3,6 +3,7 @@
 // InitProducerId, DescribeCluster, OffsetForLeaderEpoch. Each is answered at once; metadata
 // changes are durable in the metadata store before the answer.
 #include "kafka/broker.h"
+#include "kafka/detail/jobs.h"
 
 #include "protocol/admin_messages.h"
 
@@ -393,7 +394,7 @@ bool broker::delete_records(kafka_request& r) {
             }
             if (to > log->log_start()()) {
                 if (auto done = log->delete_records(model::offset(to)); !done) {
-                    out.error_code = error_kafka_storage_error;
+                    out.error_code = storage_error_code(done.error());
                     continue;
                 }
             }

@@ -97,6 +97,23 @@ std::vector<api_range> api_ranges() {
 
 } // namespace
 
+int16_t storage_error_code(storage::errc e) {
+    switch (e) {
+    case storage::errc::offset_out_of_range: return error_offset_out_of_range;
+    case storage::errc::batch_too_large: return error_message_too_large;
+    case storage::errc::invalid_batch: return error_corrupt_message;
+    case storage::errc::io_error:
+    case storage::errc::no_space:
+    case storage::errc::read_only:
+    case storage::errc::corrupt:
+    case storage::errc::log_failed: return error_kafka_storage_error;
+    case storage::errc::not_found:
+    case storage::errc::backpressure:
+    case storage::errc::invalid_argument: break;
+    }
+    return error_unknown_server_error;
+}
+
 broker::broker(broker_options o, storage::shard_storage& storage,
                std::vector<storage::topic_metadata> topics)
   : _opts(std::move(o)), _storage(storage),

@@ -14,26 +14,6 @@ namespace runnel::kafka {
 using namespace protocol;
 
 
-namespace {
-
-int16_t read_error(storage::errc e) {
-    switch (e) {
-    case storage::errc::offset_out_of_range: return error_offset_out_of_range;
-    case storage::errc::io_error:
-    case storage::errc::no_space:
-    case storage::errc::read_only:
-    case storage::errc::corrupt:
-    case storage::errc::log_failed: return error_kafka_storage_error;
-    case storage::errc::not_found:
-    case storage::errc::invalid_batch:
-    case storage::errc::batch_too_large:
-    case storage::errc::backpressure:
-    case storage::errc::invalid_argument: break;
-    }
-    return error_unknown_server_error;
-}
-
-} // namespace
 
 bool broker::fetch(kafka_request& r) {
     reader body(r.body());
@@ -105,7 +85,7 @@ void broker::run_fetch(fetch_job& job, uint64_t now_us) {
             part.reading = true;
             ++job.reading;
         } else if (part.read.error) {
-            part.error = read_error(*part.read.error);
+            part.error = storage_error_code(*part.read.error);
         }
     }
     if (job.reading > 0) {
@@ -132,7 +112,7 @@ void broker::on_fetch_read(storage::read_op& op) {
     part.reading = false;
     --job.reading;
     if (op.error) {
-        part.error = read_error(*op.error);
+        part.error = storage_error_code(*op.error);
     }
     if (job.reading == 0) {
         // Data from disk is old data: answer with it rather than wait for more.
@@ -232,7 +212,7 @@ bool broker::list_offsets(kafka_request& r) {
             } else {
                 auto found = log->offset_for_timestamp(model::timestamp_ms(p.timestamp));
                 if (!found) {
-                    out.error_code = read_error(found.error());
+                    out.error_code = storage_error_code(found.error());
                 } else if (found.value() && *found.value() < log->high_watermark()) {
                     // The record's own timestamp is not looked up: the one asked for is a lower
                     // bound of it.

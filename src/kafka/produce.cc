@@ -75,25 +75,6 @@ void remember_sequence(std::map<int64_t, producer_entry>& producers, const batch
 
 namespace {
 
-int16_t append_error(storage::errc e, batch::errc why) {
-    switch (e) {
-    case storage::errc::invalid_batch:
-        return why == batch::errc::bad_crc ? int16_t(error_corrupt_message)
-                                           : int16_t(error_invalid_record);
-    case storage::errc::batch_too_large: return error_message_too_large;
-    case storage::errc::io_error:
-    case storage::errc::no_space:
-    case storage::errc::read_only:
-    case storage::errc::corrupt:
-    case storage::errc::log_failed: return error_kafka_storage_error;
-    case storage::errc::not_found:
-    case storage::errc::offset_out_of_range:
-    case storage::errc::backpressure:
-    case storage::errc::invalid_argument: break;
-    }
-    return error_unknown_server_error;
-}
-
 // The size of the batch at the start of `rest`, or 0 when the bytes there cannot be one.
 size_t batch_size_at(std::span<const std::byte> rest) {
     if (rest.size() < batch::header_bytes) {
@@ -106,9 +87,16 @@ size_t batch_size_at(std::span<const std::byte> rest) {
     return h.size_bytes();
 }
 
+// A batch that failed validation: CORRUPT_MESSAGE for a bad CRC (or any defect before v8, which
+// has no INVALID_RECORD), INVALID_RECORD otherwise.
+int16_t batch_error_code(batch::errc why, int16_t api_version) {
+    return why == batch::errc::bad_crc || api_version < 8 ? int16_t(error_corrupt_message)
+                                                          : int16_t(error_invalid_record);
+}
+
 // Validates every batch of a partition before any is appended, so that a request appends all
 // of a partition's batches or none (Kafka's rule).
-int16_t check_all(std::span<const std::byte> records) {
+int16_t check_all(std::span<const std::byte> records, int16_t api_version) {
     size_t at = 0;
     while (at < records.size()) {
         const size_t n = batch_size_at(records.subspan(at));
@@ -117,8 +105,7 @@ int16_t check_all(std::span<const std::byte> records) {
         }
         auto v = batch::validate(records.subspan(at, n));
         if (!v) {
-            return v.error() == batch::errc::bad_crc ? int16_t(error_corrupt_message)
-                                                     : int16_t(error_invalid_record);
+            return batch_error_code(v.error(), api_version);
         }
         at += n;
     }
@@ -239,10 +226,7 @@ bool broker::run_produce(produce_job& job) {
                 continue;
             }
             if (first < part.records.size()) {
-                part.out->error_code = check_all(part.records);
-                if (part.out->error_code == error_invalid_record && job.req.api_version < 8) {
-                    part.out->error_code = error_corrupt_message; // INVALID_RECORD is v8+
-                }
+                part.out->error_code = check_all(part.records, job.req.api_version);
                 if (part.out->error_code != error_none) {
                     continue;
                 }
@@ -292,10 +276,10 @@ bool broker::run_produce(produce_job& job) {
                     job.retry = true;
                     return true;
                 }
-                part.out->error_code = append_error(appended.error(), log->last_batch_error());
-                if (part.out->error_code == error_invalid_record && job.req.api_version < 8) {
-                    part.out->error_code = error_corrupt_message; // INVALID_RECORD is v8+
-                }
+                part.out->error_code =
+                  appended.error() == storage::errc::invalid_batch
+                    ? batch_error_code(log->last_batch_error(), job.req.api_version)
+                    : storage_error_code(appended.error());
                 break;
             }
             if (h.producer_id() >= 0) {

@@ -5,9 +5,13 @@
 #include "kafka/broker.h"
 #include "protocol/data_messages.h"
 
+#include "storage/errc.h"
 #include "storage/record_batch.h"
 
 namespace runnel::kafka {
+
+// The Kafka error code of a storage error (a batch's own defects are the produce path's).
+int16_t storage_error_code(storage::errc e);
 
 // Records batch `h`, appended at `base_offset`, as its producer's latest.
 void remember_sequence(std::map<int64_t, producer_entry>& producers,

@@ -7,6 +7,8 @@
 #include "protocol/data_messages.h"
 #include "protocol/group_messages.h"
 #include "storage/batch_builder.h"
+#include "storage/crc32c.h"
+#include "storage/record_batch.h"
 #include "storage/sim_io.h"
 
 #include <gtest/gtest.h>
@@ -125,6 +127,23 @@ TEST_F(fixture, produce_errors_are_per_partition) {
     EXPECT_EQ(produce("orders", 0, std::span(corrupt).subspan(0, 30)).error_code,
               error_corrupt_message);
     EXPECT_EQ(fetch("orders", 0, 0).high_watermark, 0); // nothing of the failures was appended
+}
+
+// A batch whose CRC is right but whose records are malformed: INVALID_RECORD from v8, whose
+// clients know it, CORRUPT_MESSAGE before.
+TEST_F(fixture, a_malformed_record_is_invalid_record_from_v8) {
+    auto bad = records(2);
+    bad[storage::batch::header_bytes] = std::byte{0x7f}; // the first record's length: too long
+    const uint32_t crc = storage::crc32c(std::span(bad).subspan(storage::batch::attributes_at));
+    for (int i = 0; i < 4; ++i) {
+        bad[storage::batch::crc_at + size_t(i)] = std::byte(uint8_t(crc >> (24 - 8 * i)));
+    }
+    EXPECT_EQ(produce("orders", 0, bad).error_code, error_invalid_record);
+    produce_request req{.acks = -1, .timeout_ms = 1000};
+    req.topics.push_back({.name = "orders", .partitions = {{.index = 0, .records = bad}}});
+    auto v7 = call<produce_response>(req, 7);
+    ASSERT_TRUE(v7.has_value());
+    EXPECT_EQ(v7->topics[0].partitions[0].error_code, error_corrupt_message);
 }
 
 TEST_F(fixture, a_partition_with_one_bad_batch_appends_none_of_its_batches) {
