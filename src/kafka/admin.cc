@@ -375,16 +375,12 @@ bool broker::delete_records(kafka_request& r) {
             auto& out = rt.partitions.emplace_back(
               delete_records_response_partition{.partition_index = p.partition_index,
                                                 .low_watermark = -1});
-            storage::partition_log* log = topic ? log_of(*topic, p.partition_index) : nullptr;
             if (topic != nullptr && topic->internal) {
                 out.error_code = error_invalid_topic_exception; // the broker's own records
                 continue;
             }
+            storage::partition_log* log = log_of(topic, p.partition_index, out.error_code);
             if (log == nullptr) {
-                out.error_code = topic != nullptr && p.partition_index >= 0 &&
-                                     p.partition_index < topic->meta.partition_count
-                                   ? error_not_leader_or_follower
-                                   : error_unknown_topic_or_partition;
                 continue;
             }
             const int64_t to = p.offset == -1 ? log->high_watermark()() : p.offset;
@@ -463,9 +459,8 @@ bool broker::offset_for_leader_epoch(kafka_request& r) {
         for (const auto& p : t.partitions) {
             auto& out = rt.partitions.emplace_back(
               offset_for_leader_epoch_response_partition{.partition = p.partition});
-            storage::partition_log* log = topic ? log_of(*topic, p.partition) : nullptr;
+            storage::partition_log* log = log_of(topic, p.partition, out.error_code);
             if (log == nullptr) {
-                out.error_code = error_unknown_topic_or_partition;
                 continue;
             }
             if (p.current_leader_epoch > 0) { // this node has led every partition at epoch 0

@@ -280,11 +280,17 @@ broker::create_error broker::create_topic(std::string_view name, int32_t partiti
     return {};
 }
 
-storage::partition_log* broker::log_of(const topic_entry& t, int32_t partition) {
-    if (partition < 0 || partition >= t.meta.partition_count) {
+storage::partition_log* broker::log_of(const topic_entry* t, int32_t partition,
+                                       int16_t& error) {
+    if (t == nullptr || partition < 0 || partition >= t->meta.partition_count) {
+        error = error_unknown_topic_or_partition;
         return nullptr;
     }
-    return _storage.find(t.meta.name, partition);
+    storage::partition_log* log = _storage.find(t->meta.name, partition);
+    if (log == nullptr) {
+        error = error_not_leader_or_follower; // another shard's
+    }
+    return log;
 }
 
 uint32_t broker::poll(uint64_t now_us, bool) {

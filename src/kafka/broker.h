@@ -19,6 +19,7 @@
 #include "kafka/offsets_log.h"
 #include "kafka/request.h"
 #include "protocol/codec.h"
+#include "protocol/data_messages.h"
 #include "storage/shard_storage.h"
 #include "storage/topic_store.h"
 
@@ -138,7 +139,9 @@ private:
     // The topic for a produce or metadata request that named it: created when auto-creation is
     // on and the name is valid; null otherwise.
     topic_entry* topic_or_create(std::string_view name);
-    storage::partition_log* log_of(const topic_entry& t, int32_t partition);
+    // The local log of a partition, or null with the Kafka error that says why: no such topic or
+    // partition (UNKNOWN_TOPIC_OR_PARTITION), or another shard owns it (NOT_LEADER_OR_FOLLOWER).
+    storage::partition_log* log_of(const topic_entry* t, int32_t partition, int16_t& error);
     create_error set_topic_overrides(topic_entry& t, std::map<std::string, std::string> overrides,
                                      bool validate_only);
     template <typename Resource, typename Apply, typename Respond>
@@ -146,6 +149,9 @@ private:
                          std::vector<std::string>& messages, Apply&& apply, Respond&& respond);
 
     // Produce.
+    int16_t partition_error(topic_entry* topic, std::string_view name,
+                            const protocol::produce_request_partition& p, bool acks_valid,
+                            bool transactional);
     bool run_produce(produce_job& job);
     void finish_produce(produce_job& job);
     static void on_produce_ack(storage::append_waiter& w);

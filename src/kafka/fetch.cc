@@ -60,15 +60,8 @@ void broker::run_fetch(fetch_job& job, uint64_t now_us) {
             part.error = error_fetch_session_id_not_found;
             continue;
         }
-        topic_entry* topic = find_topic(part.topic);
-        if (topic == nullptr || part.partition < 0 ||
-            part.partition >= topic->meta.partition_count) {
-            part.error = error_unknown_topic_or_partition;
-            continue;
-        }
-        storage::partition_log* log = log_of(*topic, part.partition);
+        storage::partition_log* log = log_of(find_topic(part.topic), part.partition, part.error);
         if (log == nullptr) {
-            part.error = error_not_leader_or_follower;
             continue;
         }
         part.high_watermark = log->high_watermark()();
@@ -188,14 +181,8 @@ bool broker::list_offsets(kafka_request& r) {
         for (const auto& p : t.partitions) {
             auto& out = rt.partitions.emplace_back(
               list_offsets_response_partition{.partition_index = p.partition_index});
-            storage::partition_log* log = topic ? log_of(*topic, p.partition_index) : nullptr;
-            if (topic == nullptr || p.partition_index < 0 ||
-                p.partition_index >= topic->meta.partition_count) {
-                out.error_code = error_unknown_topic_or_partition;
-                continue;
-            }
+            storage::partition_log* log = log_of(topic, p.partition_index, out.error_code);
             if (log == nullptr) {
-                out.error_code = error_not_leader_or_follower;
                 continue;
             }
             out.leader_epoch = 0;

@@ -120,7 +120,7 @@ int16_t check_all(std::span<const std::byte> records, int16_t api_version) {
 result<void, std::string> broker::load_producer_state() {
     for (auto& [name, t] : _topics) {
         for (int32_t p = 0; p < t.meta.partition_count; ++p) {
-            storage::partition_log* log = t.internal ? nullptr : log_of(t, p);
+            storage::partition_log* log = t.internal ? nullptr : _storage.find(t.meta.name, p);
             if (log == nullptr) {
                 continue;
             }
@@ -141,6 +141,32 @@ result<void, std::string> broker::load_producer_state() {
         }
     }
     return {};
+}
+
+// Why a partition of a produce request cannot be appended to, or error_none.
+int16_t broker::partition_error(topic_entry* topic, std::string_view name,
+                                const produce_request_partition& p, bool acks_valid,
+                                bool transactional) {
+    if (!acks_valid) {
+        return error_invalid_required_acks;
+    }
+    if (transactional) {
+        return error_invalid_request;
+    }
+    if (topic == nullptr && !storage::check_topic_name(name).empty()) {
+        return error_invalid_topic_exception;
+    }
+    int16_t error = error_none;
+    if (log_of(topic, p.index, error) == nullptr) {
+        return error;
+    }
+    if (topic->internal) {
+        return error_invalid_topic_exception;
+    }
+    if (!p.records || p.records->empty()) {
+        return error_corrupt_message;
+    }
+    return error_none;
 }
 
 bool broker::produce(kafka_request& r) {
@@ -170,23 +196,11 @@ bool broker::produce(kafka_request& r) {
             part.topic = t.name;
             part.index = p.index;
             part.out = &out;
-            if (!acks_valid) {
-                out.error_code = error_invalid_required_acks;
-            } else if (transactional) {
-                out.error_code = error_invalid_request;
-                out.error_message = "transactions are not supported";
-            } else if (topic == nullptr && !storage::check_topic_name(t.name).empty()) {
-                out.error_code = error_invalid_topic_exception;
-            } else if (topic == nullptr || p.index < 0 || p.index >= topic->meta.partition_count) {
-                out.error_code = error_unknown_topic_or_partition;
-            } else if (topic->internal) {
-                out.error_code = error_invalid_topic_exception;
-            } else if (log_of(*topic, p.index) == nullptr) {
-                out.error_code = error_not_leader_or_follower;
-            } else if (!p.records || p.records->empty()) {
-                out.error_code = error_corrupt_message;
-            } else {
+            out.error_code = partition_error(topic, t.name, p, acks_valid, transactional);
+            if (out.error_code == error_none) {
                 part.records = *p.records;
+            } else if (transactional) {
+                out.error_message = "transactions are not supported";
             }
         }
     }
@@ -213,10 +227,9 @@ bool broker::run_produce(produce_job& job) {
             continue;
         }
         topic_entry* topic = find_topic(part.topic);
-        storage::partition_log* log = topic ? log_of(*topic, part.index) : nullptr;
+        storage::partition_log* log = log_of(topic, part.index, part.out->error_code);
         if (log == nullptr) {
-            part.out->error_code = error_unknown_topic_or_partition; // deleted meanwhile
-            continue;
+            continue; // deleted meanwhile
         }
         if (!part.checked) {
             part.checked = true;
