@@ -200,8 +200,9 @@ def assignor_scenario(client, broker, work, strategy):
         wait_for(f"{strategy}: all {count} records consumed",
                  lambda: total_consumed(members) >= count, 60, members)
         after = ownership(members)
-        for m in survivors:
-            m.stop()
+        # The first survivor's close starts one more (cooperative) rebalance that may hand its
+        # partitions to the other before that one closes too: the takeover ends there.
+        takeover_end = min(m.stop() for m in survivors)
         assert after[leaver.name] == frozenset(), after
         check_pattern(strategy, after)
         for m in members:
@@ -209,11 +210,11 @@ def assignor_scenario(client, broker, work, strategy):
             assert protocols == {protocol}, f"{m.name} rebalanced with {protocols}"
         if protocol == "COOPERATIVE":
             for m in survivors:
-                # Sticky: a survivor keeps what it had and gives nothing up for the takeover
-                # (the last revoke is its own close).
+                # Sticky: a survivor keeps what it had and gives nothing up for the takeover.
                 assert after[m.name] >= formed[m.name], (m.name, formed, after)
-                revokes = [r for r in m.rebalances() if r[1] == "revoke" and r[0] > left_at]
-                assert len(revokes) == 1 and revokes[0][3] == after[m.name], m.diagnostics()
+                revokes = [r for r in m.rebalances()
+                           if r[1] == "revoke" and left_at < r[0] < takeover_end]
+                assert not revokes, m.diagnostics()
         consumed = check_exactly_once(members, records)
         # The survivors went on where the leaver had stopped on its partitions.
         last = {p: o for p, o, _ in leaver.messages()}
