@@ -13,11 +13,12 @@ flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
        -msse4.2 -I"$src" -I"$src/src")
 storage=("$src"/storage/{batch_builder,crc32c,errc,io,log_config,partition_log,record_batch,sim_io}.cc
          "$src"/storage/detail/segment_files.cc)
-for target in batch_fuzz recovery_fuzz wire_fuzz request_fuzz; do
+for target in batch_fuzz recovery_fuzz wire_fuzz request_fuzz dataplane_fuzz; do
     n=$runs
     [ "$target" = recovery_fuzz ] && n=$((runs / 5))
     sources=("${storage[@]}" "$src"/src/protocol/{wire,api_versions,metadata}.cc)
     [ "$target" = request_fuzz ] && sources=("$src/src/protocol/wire.cc")
+    [ "$target" = dataplane_fuzz ] && sources=("$src"/dataplane/{fast_path,packet}.cc)
     "$cxx" "${flags[@]}" -o "$work/$target" "$src/tests/fuzz/$target.cc" "${sources[@]}"
     mkdir -p "$work/corpus-$target"
     echo "fuzz: $target, $n runs"

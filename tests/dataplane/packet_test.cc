@@ -1,0 +1,154 @@
+// The packet layer on frames built by hand: ARP and ICMP echo answered in place, UDP delivered
+// with its sender, every drop reason counted, and build_udp's output accepted by classify.
+#include "dataplane/packet.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+using namespace runnel::dataplane::packet;
+
+namespace {
+
+const local_endpoint self{.mac = {0x02, 0, 0, 0, 0, 1}, .ip = 0xc0000201, .udp_port = 9093};
+const remote_endpoint peer{.mac = {0x02, 0, 0, 0, 0, 2}, .ip = 0xc0000202, .udp_port = 40000};
+
+std::vector<std::byte> udp_frame(size_t payload_bytes, char fill = 'x') {
+    std::vector<std::byte> f(udp_headers_bytes + payload_bytes, std::byte(fill));
+    const local_endpoint from{.mac = peer.mac, .ip = peer.ip, .udp_port = peer.udp_port};
+    const remote_endpoint to{.mac = self.mac, .ip = self.ip, .udp_port = self.udp_port};
+    EXPECT_EQ(build_udp(f, from, to, payload_bytes), f.size());
+    return f;
+}
+
+std::vector<std::byte> arp_request(uint32_t target) {
+    std::vector<std::byte> f(42);
+    auto put = [&](size_t at, std::initializer_list<int> v) {
+        for (int b : v) {
+            f[at++] = std::byte(b);
+        }
+    };
+    put(0, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 2, 0x08, 0x06});
+    put(14, {0, 1, 0x08, 0x00, 6, 4, 0, 1, 0x02, 0, 0, 0, 0, 2, 192, 0, 2, 2, 0, 0, 0, 0, 0, 0});
+    put(38, {int(target >> 24), int((target >> 16) & 0xff), int((target >> 8) & 0xff),
+             int(target & 0xff)});
+    return f;
+}
+
+std::vector<std::byte> ping(int icmp_type = 8) {
+    auto f = udp_frame(8 + 4);
+    f[14 + 9] = std::byte{1}; // protocol ICMP
+    f[14 + 10] = f[14 + 11] = std::byte{0};
+    uint16_t ip_sum = internet_checksum(std::span(f).subspan(14, 20));
+    f[14 + 10] = std::byte(ip_sum >> 8);
+    f[14 + 11] = std::byte(ip_sum & 0xff);
+    auto icmp = std::span(f).subspan(34);
+    icmp[0] = std::byte(icmp_type);
+    icmp[1] = icmp[2] = icmp[3] = std::byte{0};
+    uint16_t sum = internet_checksum(icmp);
+    icmp[2] = std::byte(sum >> 8);
+    icmp[3] = std::byte(sum & 0xff);
+    return f;
+}
+
+} // namespace
+
+TEST(packet, udp_to_our_port_is_delivered_with_its_sender) {
+    auto f = udp_frame(5, 'p');
+    counters c;
+    auto r = classify(f, self, c);
+    ASSERT_EQ(r.action, verdict::deliver);
+    EXPECT_EQ(r.payload.size(), 5u);
+    EXPECT_EQ(char(r.payload[0]), 'p');
+    EXPECT_EQ(r.from.mac, peer.mac);
+    EXPECT_EQ(r.from.ip, peer.ip);
+    EXPECT_EQ(r.from.udp_port, peer.udp_port);
+    EXPECT_EQ(c.udp_delivered, 1u);
+    // Link padding after the datagram is not payload.
+    f.resize(f.size() + 20, std::byte{0});
+    EXPECT_EQ(classify(f, self, c).payload.size(), 5u);
+}
+
+TEST(packet, arp_request_for_us_becomes_the_reply) {
+    auto f = arp_request(self.ip);
+    counters c;
+    auto r = classify(f, self, c);
+    ASSERT_EQ(r.action, verdict::reply);
+    EXPECT_EQ(r.reply_bytes, 42u);
+    EXPECT_EQ(uint8_t(f[0]), 0x02); // to the asker
+    EXPECT_EQ(uint8_t(f[5]), 2);
+    EXPECT_EQ(uint8_t(f[14 + 7]), 2); // ARP reply
+    EXPECT_EQ(uint8_t(f[14 + 13]), 1); // sender MAC: ours
+    EXPECT_EQ(uint8_t(f[14 + 17]), 1); // sender IP: 192.0.2.1
+    EXPECT_EQ(uint8_t(f[14 + 27]), 2); // target IP: the asker's
+    EXPECT_EQ(c.arp_replies, 1u);
+    auto other = arp_request(0xc0000263);
+    EXPECT_EQ(classify(other, self, c).reason, drop_reason::arp_not_for_us);
+}
+
+TEST(packet, icmp_echo_request_becomes_the_reply) {
+    auto f = ping();
+    counters c;
+    auto r = classify(f, self, c);
+    ASSERT_EQ(r.action, verdict::reply);
+    EXPECT_EQ(r.reply_bytes, f.size());
+    EXPECT_EQ(uint8_t(f[34]), 0); // echo reply
+    EXPECT_EQ(internet_checksum(std::span(f).subspan(34)), 0);
+    EXPECT_EQ(internet_checksum(std::span(f).subspan(14, 20)), 0);
+    EXPECT_EQ(uint8_t(f[14 + 19]), 2); // to the pinger
+    EXPECT_EQ(uint8_t(f[5]), 2);
+    EXPECT_EQ(c.icmp_replies, 1u);
+}
+
+TEST(packet, every_drop_reason_is_counted) {
+    counters c;
+    auto expect = [&](std::vector<std::byte> f, drop_reason why) {
+        auto r = classify(f, self, c);
+        EXPECT_EQ(r.action, verdict::drop) << to_string(why);
+        EXPECT_EQ(r.reason, why) << to_string(r.reason) << " instead of " << to_string(why);
+    };
+    auto edit = [](std::vector<std::byte> f, size_t at, int v) {
+        f[at] = std::byte(v);
+        return f;
+    };
+    auto fix_ip_checksum = [](std::vector<std::byte> f) {
+        f[24] = f[25] = std::byte{0};
+        uint16_t s = internet_checksum(std::span(f).subspan(14, 20));
+        f[24] = std::byte(s >> 8);
+        f[25] = std::byte(s & 0xff);
+        return f;
+    };
+    const auto good = udp_frame(4);
+    expect(std::vector<std::byte>(good.begin(), good.begin() + 10), drop_reason::too_short);
+    expect(edit(good, 5, 9), drop_reason::not_our_mac);
+    expect(edit(good, 13, 0xdd), drop_reason::unknown_ethertype);
+    expect(edit(arp_request(self.ip), 14 + 4, 8), drop_reason::arp_malformed);
+    expect(arp_request(0xc0000263), drop_reason::arp_not_for_us);
+    expect(std::vector<std::byte>(good.begin(), good.begin() + 30), drop_reason::too_short);
+    expect(fix_ip_checksum(edit(good, 14, 0x65)), drop_reason::ip_bad_version);
+    expect(fix_ip_checksum(edit(good, 14, 0x46)), drop_reason::ip_options);
+    expect(edit(good, 14 + 8, 1), drop_reason::ip_bad_checksum);
+    expect(fix_ip_checksum(edit(good, 14 + 3, 0xff)), drop_reason::ip_bad_length);
+    expect(fix_ip_checksum(edit(good, 14 + 6, 0x20)), drop_reason::ip_fragment);
+    expect(fix_ip_checksum(edit(good, 14 + 19, 9)), drop_reason::ip_not_for_us);
+    expect(fix_ip_checksum(edit(good, 14 + 9, 6)), drop_reason::ip_unknown_protocol);
+    auto p = ping();
+    expect(edit(p, 40, 0x55), drop_reason::icmp_bad_checksum);
+    expect(ping(0), drop_reason::icmp_not_echo_request); // an echo reply is not answered
+    expect(edit(good, 34 + 5, 200), drop_reason::udp_bad_length);
+    expect(edit(good, 42, 'y'), drop_reason::udp_bad_checksum);
+    auto other_port = udp_frame(4);
+    other_port[34 + 2] = std::byte{0};
+    other_port[34 + 6] = other_port[34 + 7] = std::byte{0}; // no checksum: allowed over IPv4
+    expect(other_port, drop_reason::udp_wrong_port);
+    for (size_t i = 0; i < drop_reason_count; ++i) {
+        EXPECT_GE(c.dropped[i], 1u) << to_string(drop_reason(uint8_t(i)));
+    }
+}
+
+TEST(packet, build_udp_refuses_what_does_not_fit) {
+    std::vector<std::byte> f(50);
+    EXPECT_EQ(build_udp(f, self, peer, 100), 0u);
+    std::vector<std::byte> big(70000);
+    EXPECT_EQ(build_udp(big, self, peer, 66000), 0u);
+}
