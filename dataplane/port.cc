@@ -1,0 +1,145 @@
+#include "dataplane/port.h"
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include <algorithm>
+
+namespace runnel::dataplane {
+
+namespace {
+
+std::string dpdk_error(const std::string& what, int err) {
+    return "dpdk: " + what + ": " + rte_strerror(err < 0 ? -err : err);
+}
+
+} // namespace
+
+result<void, std::string> eal_init(const std::vector<std::string>& args) {
+    std::vector<std::string> owned{"runneld"};
+    owned.insert(owned.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : owned) {
+        argv.push_back(a.data());
+    }
+    if (rte_eal_init(int(argv.size()), argv.data()) < 0) {
+        return failure(dpdk_error("EAL initialisation refused the arguments", rte_errno));
+    }
+    return {};
+}
+
+port::port(const port_options& o, handler h) : _opts(o), _handler(std::move(h)) {
+    _rx.resize(o.burst);
+    _tx.reserve(o.burst);
+}
+
+result<std::unique_ptr<port>, std::string> port::create(const port_options& o, handler h) {
+    std::unique_ptr<port> p(new port(o, std::move(h)));
+    const std::string pool = "runnel_pool_" + std::to_string(o.port_id);
+    // A per-lcore cache DPDK accepts: at most 512, and small beside the pool.
+    const unsigned cache = std::min(256u, o.mbufs / 4);
+    p->_pool = rte_pktmbuf_pool_create(pool.c_str(), o.mbufs, cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                       int(rte_socket_id()));
+    if (p->_pool == nullptr) {
+        return failure(dpdk_error("mbuf pool of " + std::to_string(o.mbufs), rte_errno));
+    }
+    rte_eth_conf conf{};
+    const std::string where = "port " + std::to_string(o.port_id);
+    if (int rc = rte_eth_dev_configure(o.port_id, 1, 1, &conf); rc != 0) {
+        return failure(dpdk_error(where + " configure", rc));
+    }
+    const auto socket = unsigned(rte_eth_dev_socket_id(o.port_id));
+    if (int rc = rte_eth_rx_queue_setup(o.port_id, 0, o.rx_ring, socket, nullptr, p->_pool);
+        rc != 0) {
+        return failure(dpdk_error(where + " rx queue", rc));
+    }
+    if (int rc = rte_eth_tx_queue_setup(o.port_id, 0, o.tx_ring, socket, nullptr); rc != 0) {
+        return failure(dpdk_error(where + " tx queue", rc));
+    }
+    if (int rc = rte_eth_dev_start(o.port_id); rc != 0) {
+        return failure(dpdk_error(where + " start", rc));
+    }
+    p->_started = true;
+    return p;
+}
+
+port::~port() {
+    for (rte_mbuf* m : _tx) {
+        rte_pktmbuf_free(m);
+    }
+    if (_started) {
+        rte_eth_dev_stop(_opts.port_id);
+    }
+    rte_mempool_free(_pool);
+}
+
+uint32_t port::poll(uint64_t, bool) {
+    const uint16_t n = rte_eth_rx_burst(_opts.port_id, 0, _rx.data(), _opts.burst);
+    for (uint16_t i = 0; i < n; ++i) {
+        rte_mbuf* m = _rx[i];
+        if (m->nb_segs != 1) { // chained (jumbo) frames are not taken yet
+            ++_counters.dropped[size_t(packet::drop_reason::too_short)];
+            rte_pktmbuf_free(m);
+            continue;
+        }
+        std::span frame(rte_pktmbuf_mtod(m, std::byte*), rte_pktmbuf_data_len(m));
+        const auto c = packet::classify(frame, _opts.self, _counters);
+        switch (c.action) {
+        case packet::verdict::reply:
+            m->data_len = uint16_t(c.reply_bytes);
+            m->pkt_len = uint32_t(c.reply_bytes);
+            if (_tx.size() == _opts.burst) {
+                flush();
+            }
+            _tx.push_back(m);
+            break;
+        case packet::verdict::deliver:
+            _handler(c.payload, c.from, *this);
+            rte_pktmbuf_free(m);
+            break;
+        case packet::verdict::drop: rte_pktmbuf_free(m); break;
+        }
+    }
+    return n + flush();
+}
+
+bool port::send(const packet::remote_endpoint& to,
+                const std::function<size_t(std::span<std::byte>)>& build) {
+    rte_mbuf* m = rte_pktmbuf_alloc(_pool);
+    if (m == nullptr) {
+        return false;
+    }
+    std::span room(rte_pktmbuf_mtod(m, std::byte*), rte_pktmbuf_tailroom(m));
+    const size_t n = build(room.subspan(packet::udp_headers_bytes));
+    const size_t length = n == 0 ? 0 : packet::build_udp(room, _opts.self, to, n);
+    if (length == 0) {
+        rte_pktmbuf_free(m);
+        return n == 0;
+    }
+    m->data_len = uint16_t(length);
+    m->pkt_len = uint32_t(length);
+    if (_tx.size() == _opts.burst) {
+        flush();
+    }
+    _tx.push_back(m);
+    return true;
+}
+
+// One tx burst of what is queued; what the port did not take is freed and counted.
+uint32_t port::flush() {
+    if (_tx.empty()) {
+        return 0;
+    }
+    const uint16_t sent = rte_eth_tx_burst(_opts.port_id, 0, _tx.data(), uint16_t(_tx.size()));
+    for (size_t i = sent; i < _tx.size(); ++i) {
+        rte_pktmbuf_free(_tx[i]);
+        ++_tx_dropped;
+    }
+    _tx.clear();
+    return sent;
+}
+
+} // namespace runnel::dataplane

@@ -1,0 +1,79 @@
+// A DPDK port queue as a pollable of the shard that owns it: rx burst → packet::classify → the
+// ARP and ICMP echo replies go straight back out (the received mbuf is reused), UDP payloads for
+// the fast-path port go to the port's handler, everything else is dropped and counted. Answers
+// are queued as mbufs and sent by one tx burst per duty cycle (the tx deadline is one cycle).
+//
+// Lifecycle: eal_init() once per process, from the main thread, before any port; then a port is
+// created (with its mbuf pool, sized and pre-allocated here) and polled by one thread only.
+// Ownership: an mbuf belongs to whoever holds it; a successful tx transfers it, what the burst
+// did not take is freed here. Thread-safety: none; one lcore.
+#pragma once
+
+#include "base/result.h"
+#include "dataplane/packet.h"
+#include "shard/shard.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+struct rte_mempool;
+struct rte_mbuf;
+
+namespace runnel::dataplane {
+
+// Initialises the DPDK EAL with `args` (argv-style, without the program name), e.g.
+// {"--no-huge", "-m", "256", "--no-pci", "--no-shconf"}. Once per process; the error says what
+// DPDK refused.
+result<void, std::string> eal_init(const std::vector<std::string>& args);
+
+struct port_options {
+    uint16_t port_id = 0;
+    uint32_t mbufs = 4096;      // pool size, allocated at creation
+    uint16_t rx_ring = 512;
+    uint16_t tx_ring = 512;
+    uint16_t burst = 32;
+    packet::local_endpoint self;
+};
+
+class port final : public pollable {
+public:
+    // Called for each fast-path datagram: `payload` views the received mbuf and is valid during
+    // the call only; answers go out through send().
+    using handler = std::function<void(std::span<const std::byte> payload,
+                                       const packet::remote_endpoint& from, port& p)>;
+
+    // Configures and starts the port with one rx and one tx queue.
+    static result<std::unique_ptr<port>, std::string> create(const port_options& o, handler h);
+    ~port() override;
+    port(const port&) = delete;
+    port& operator=(const port&) = delete;
+
+    uint32_t poll(uint64_t now_us, bool idle) override;
+
+    // Queues a datagram of up to `room` bytes to `to`: `build` writes the UDP payload into the
+    // span it gets and returns its length (0: nothing is sent). False when no mbuf was free.
+    bool send(const packet::remote_endpoint& to,
+              const std::function<size_t(std::span<std::byte>)>& build);
+
+    const packet::counters& counters() const { return _counters; }
+    uint64_t tx_dropped() const { return _tx_dropped; } // the burst did not take them
+
+private:
+    port(const port_options& o, handler h);
+    uint32_t flush();
+
+    port_options _opts;
+    handler _handler;
+    rte_mempool* _pool = nullptr;
+    std::vector<rte_mbuf*> _rx;
+    std::vector<rte_mbuf*> _tx; // queued for the next burst, at most `burst`
+    packet::counters _counters;
+    uint64_t _tx_dropped = 0;
+    bool _started = false;
+};
+
+} // namespace runnel::dataplane

@@ -1,0 +1,172 @@
+// A dataplane port on a DPDK ring pair (two ports wired back to back: what one sends the other
+// receives), with EAL in no-huge mode: ARP and ICMP echo answered by the port itself, UDP for the
+// fast-path port handed to the handler and its answer sent back, other traffic dropped and
+// counted. The client side is driven with raw rte_eth calls.
+#include "dataplane/port.h"
+
+#include <gtest/gtest.h>
+
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <cstring>
+#include <vector>
+
+using namespace runnel::dataplane;
+
+namespace {
+
+bool eal_ready = false;
+std::string eal_error;
+
+class eal_environment : public ::testing::Environment {
+public:
+    void SetUp() override {
+        auto r = eal_init({"--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--log-level=3"});
+        eal_ready = r.ok();
+        if (!r) {
+            eal_error = r.error();
+        }
+    }
+};
+const auto* registered = ::testing::AddGlobalTestEnvironment(new eal_environment);
+
+const packet::local_endpoint broker{.mac = {2, 0, 0, 0, 0, 1}, .ip = 0xc0000201,
+                                    .udp_port = 9093};
+const packet::local_endpoint client{.mac = {2, 0, 0, 0, 0, 2}, .ip = 0xc0000202,
+                                    .udp_port = 40000};
+
+struct wire : ::testing::Test {
+    uint16_t broker_port = 0;
+    uint16_t client_port = 0;
+    rte_mempool* pool = nullptr;
+
+    void SetUp() override {
+        if (!eal_ready) {
+            GTEST_SKIP() << "DPDK EAL is not available here: " << eal_error;
+        }
+        static int n = 0;
+        const std::string id = std::to_string(n++);
+        rte_ring* a = rte_ring_create(("a" + id).c_str(), 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+        rte_ring* b = rte_ring_create(("b" + id).c_str(), 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+        ASSERT_NE(a, nullptr);
+        ASSERT_NE(b, nullptr);
+        const int bp = rte_eth_from_rings(("broker" + id).c_str(), &a, 1, &b, 1, 0);
+        const int cp = rte_eth_from_rings(("client" + id).c_str(), &b, 1, &a, 1, 0);
+        ASSERT_GE(bp, 0);
+        ASSERT_GE(cp, 0);
+        broker_port = uint16_t(bp);
+        client_port = uint16_t(cp);
+        pool = rte_pktmbuf_pool_create(("test" + id).c_str(), 512, 0, 0,
+                                       RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+        ASSERT_NE(pool, nullptr);
+        rte_eth_conf conf{};
+        ASSERT_EQ(rte_eth_dev_configure(client_port, 1, 1, &conf), 0);
+        ASSERT_EQ(rte_eth_rx_queue_setup(client_port, 0, 256, 0, nullptr, pool), 0);
+        ASSERT_EQ(rte_eth_tx_queue_setup(client_port, 0, 256, 0, nullptr), 0);
+        ASSERT_EQ(rte_eth_dev_start(client_port), 0);
+    }
+
+    // The client sends one frame.
+    void client_send(std::span<const std::byte> frame) {
+        rte_mbuf* m = rte_pktmbuf_alloc(pool);
+        ASSERT_NE(m, nullptr);
+        std::memcpy(rte_pktmbuf_append(m, uint16_t(frame.size())), frame.data(), frame.size());
+        ASSERT_EQ(rte_eth_tx_burst(client_port, 0, &m, 1), 1);
+    }
+
+    // What the client received, as byte vectors.
+    std::vector<std::vector<std::byte>> client_receive() {
+        std::vector<std::vector<std::byte>> out;
+        rte_mbuf* ms[32];
+        const uint16_t n = rte_eth_rx_burst(client_port, 0, ms, 32);
+        for (uint16_t i = 0; i < n; ++i) {
+            const auto* d = rte_pktmbuf_mtod(ms[i], const std::byte*);
+            out.emplace_back(d, d + rte_pktmbuf_data_len(ms[i]));
+            rte_pktmbuf_free(ms[i]);
+        }
+        return out;
+    }
+
+    // A UDP datagram from the client to the broker's fast-path port.
+    static std::vector<std::byte> datagram(std::string_view payload, uint16_t to_port = 9093) {
+        std::vector<std::byte> f(packet::udp_headers_bytes + payload.size());
+        std::memcpy(f.data() + packet::udp_headers_bytes, payload.data(), payload.size());
+        packet::build_udp(f, client, {.mac = broker.mac, .ip = broker.ip, .udp_port = to_port},
+                          payload.size());
+        return f;
+    }
+};
+
+} // namespace
+
+TEST_F(wire, udp_reaches_the_handler_and_its_answer_comes_back) {
+    std::vector<std::string> seen;
+    auto p = port::create({.port_id = broker_port, .mbufs = 256, .self = broker},
+                          [&](std::span<const std::byte> payload,
+                              const packet::remote_endpoint& from, port& self) {
+                              seen.emplace_back(reinterpret_cast<const char*>(payload.data()),
+                                                payload.size());
+                              self.send(from, [&](std::span<std::byte> room) {
+                                  std::memcpy(room.data(), "ack:", 4);
+                                  std::memcpy(room.data() + 4, payload.data(), payload.size());
+                                  return 4 + payload.size();
+                              });
+                          });
+    ASSERT_TRUE(p.ok()) << (p.ok() ? std::string() : p.error());
+    client_send(datagram("hello"));
+    client_send(datagram("other port", 9999));
+    p.value()->poll(0, false);
+    ASSERT_EQ(seen, std::vector<std::string>{"hello"});
+    auto got = client_receive();
+    ASSERT_EQ(got.size(), 1u);
+    packet::counters c;
+    auto r = packet::classify(got[0], client, c);
+    ASSERT_EQ(r.action, packet::verdict::deliver) << packet::to_string(r.reason);
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(r.payload.data()), r.payload.size()),
+              "ack:hello");
+    EXPECT_EQ(r.from.udp_port, 9093);
+    EXPECT_EQ(p.value()->counters().udp_delivered, 1u);
+    EXPECT_EQ(p.value()->counters().dropped[size_t(packet::drop_reason::udp_wrong_port)], 1u);
+}
+
+TEST_F(wire, arp_and_ping_are_answered_by_the_port) {
+    auto p = port::create({.port_id = broker_port, .mbufs = 256, .self = broker},
+                          [](auto, const auto&, port&) { FAIL() << "no datagram expected"; });
+    ASSERT_TRUE(p.ok()) << (p.ok() ? std::string() : p.error());
+    std::vector<std::byte> arp(42);
+    const uint8_t request[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 2, 0x08, 0x06,
+                               0, 1, 0x08, 0x00, 6, 4, 0, 1, 2, 0, 0, 0, 0, 2, 192, 0, 2, 2,
+                               0, 0, 0, 0, 0, 0, 192, 0, 2, 1};
+    std::memcpy(arp.data(), request, sizeof(request));
+    client_send(arp);
+    p.value()->poll(0, false);
+    auto got = client_receive();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(uint8_t(got[0][14 + 7]), 2); // ARP reply
+    EXPECT_EQ(uint8_t(got[0][14 + 13]), 1); // the broker's MAC
+    EXPECT_EQ(p.value()->counters().arp_replies, 1u);
+
+    auto ping = datagram("abcd"); // made an ICMP echo request: protocol, checksums, type
+    ping[14 + 9] = std::byte{1};
+    ping[14 + 10] = ping[14 + 11] = std::byte{0};
+    const uint16_t ip_sum = packet::internet_checksum(std::span(ping).subspan(14, 20));
+    ping[14 + 10] = std::byte(ip_sum >> 8);
+    ping[14 + 11] = std::byte(ip_sum & 0xff);
+    auto icmp = std::span(ping).subspan(34);
+    icmp[0] = std::byte{8};
+    icmp[1] = icmp[2] = icmp[3] = std::byte{0};
+    const uint16_t sum = packet::internet_checksum(icmp);
+    icmp[2] = std::byte(sum >> 8);
+    icmp[3] = std::byte(sum & 0xff);
+    client_send(ping);
+    p.value()->poll(0, false);
+    got = client_receive();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(uint8_t(got[0][34]), 0); // echo reply
+    EXPECT_EQ(packet::internet_checksum(std::span(got[0]).subspan(34)), 0);
+    EXPECT_EQ(uint8_t(got[0][14 + 19]), 2); // to the client
+    EXPECT_EQ(p.value()->counters().icmp_replies, 1u);
+}
