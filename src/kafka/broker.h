@@ -23,6 +23,8 @@
 #include "storage/shard_storage.h"
 #include "storage/topic_store.h"
 
+#include <deque>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -63,6 +65,8 @@ struct producer_entry {
 };
 inline constexpr size_t producer_batches_kept = 5;
 
+using fast_produce_done = std::function<void(const protocol::produce_response_partition&)>;
+
 class broker final : public request_handler, public pollable {
 public:
     broker(broker_options o, storage::shard_storage& storage,
@@ -75,6 +79,18 @@ public:
     // coordinator. The error says what failed.
     result<void, std::string> start();
     void set_advertised_port(int32_t port) { _opts.advertised_port = port; }
+
+    // The fast path (dataplane): a topic's small numeric handle and partition count, creating the
+    // topic when auto-creation is on; nullopt for a name that is not (and cannot become) a topic.
+    struct topic_handle {
+        uint32_t handle = 0;
+        int32_t partition_count = 0;
+    };
+    std::optional<topic_handle> resolve_topic(std::string_view name);
+    // Appends one batch (copied) as a Kafka producer with acks=-1 would: the same idempotence
+    // state, log and ack level; `done` gets the partition's answer (error code, base offset).
+    void fast_produce(uint32_t handle, int32_t partition, std::span<const std::byte> batch,
+                      fast_produce_done done);
 
     std::optional<header_versions> header_version(int16_t api_key,
                                                   int16_t api_version) const override;
@@ -152,6 +168,7 @@ private:
     int16_t partition_error(topic_entry* topic, std::string_view name,
                             const protocol::produce_request_partition& p, bool acks_valid,
                             bool transactional);
+    void start_produce(std::unique_ptr<produce_job> job);
     bool run_produce(produce_job& job);
     void finish_produce(produce_job& job);
     static void on_produce_ack(storage::append_waiter& w);
@@ -170,6 +187,9 @@ private:
     std::list<std::unique_ptr<fetch_job>> _fetches;    // reading or parked (long poll)
     std::unique_ptr<offsets_log> _offsets_log;
     std::unique_ptr<group_coordinator> _groups;
+    // Fast-path topic handles: index into _handle_names (a deque, so views of it stay valid).
+    std::deque<std::string> _handle_names;
+    std::map<std::string, uint32_t, std::less<>> _handles;
     int64_t _next_producer_id = 0;
     uint64_t _next_compaction_check_us = 0;
     std::string _cluster_id; // made once, kept in <data_dir>/cluster_id

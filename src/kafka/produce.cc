@@ -175,7 +175,8 @@ bool broker::produce(kafka_request& r) {
     if (!msg) {
         return false;
     }
-    auto job = std::make_unique<produce_job>(produce_job{.req = r, .msg = std::move(*msg)});
+    auto job = std::make_unique<produce_job>(
+      produce_job{.req = &r, .api_version = r.api_version, .msg = std::move(*msg)});
     job->home = this;
     size_t count = 0;
     for (const auto& t : job->msg.topics) {
@@ -204,15 +205,56 @@ bool broker::produce(kafka_request& r) {
             }
         }
     }
+    start_produce(std::move(job));
+    return true;
+}
+
+void broker::start_produce(std::unique_ptr<produce_job> job) {
     produce_job& ref = *job;
     _produces.push_back(std::move(job));
     ref.self = std::prev(_produces.end());
     if (_produce_blocked) {
         ref.retry = true; // behind a produce that met back-pressure: appends keep arrival order
-        return true;
+        return;
     }
     _produce_blocked = run_produce(ref);
-    return true;
+}
+
+std::optional<broker::topic_handle> broker::resolve_topic(std::string_view name) {
+    const topic_entry* t = topic_or_create(name);
+    if (t == nullptr || t->internal) {
+        return std::nullopt;
+    }
+    auto it = _handles.find(name);
+    if (it == _handles.end()) {
+        _handle_names.emplace_back(name);
+        it = _handles.emplace(_handle_names.back(), uint32_t(_handle_names.size() - 1)).first;
+    }
+    return topic_handle{it->second, t->meta.partition_count};
+}
+
+void broker::fast_produce(uint32_t handle, int32_t partition, std::span<const std::byte> batch,
+                          fast_produce_done done) {
+    auto job = std::make_unique<produce_job>(produce_job{.api_version = 9});
+    job->home = this;
+    job->on_done = std::move(done);
+    job->owned_batch.assign(batch.begin(), batch.end());
+    const std::string_view name =
+      handle < _handle_names.size() ? std::string_view(_handle_names[handle]) : std::string_view();
+    job->res.topics.push_back({.name = name, .partitions = {{.index = partition}}});
+    auto& out = job->res.topics[0].partitions[0];
+    auto& part = job->parts.emplace_back();
+    part.job = job.get();
+    part.topic = name;
+    part.index = partition;
+    part.out = &out;
+    const protocol::produce_request_partition p{.index = partition, .records = job->owned_batch};
+    out.error_code = name.empty() ? int16_t(error_unknown_topic_or_partition)
+                                  : partition_error(find_topic(name), name, p, true, false);
+    if (out.error_code == error_none) {
+        part.records = job->owned_batch;
+    }
+    start_produce(std::move(job));
 }
 
 // Appends what is left of every partition; returns early, to be run again from poll(), when a
@@ -239,7 +281,7 @@ bool broker::run_produce(produce_job& job) {
                 continue;
             }
             if (first < part.records.size()) {
-                part.out->error_code = check_all(part.records, job.req.api_version);
+                part.out->error_code = check_all(part.records, job.api_version);
                 if (part.out->error_code != error_none) {
                     continue;
                 }
@@ -291,7 +333,7 @@ bool broker::run_produce(produce_job& job) {
                 }
                 part.out->error_code =
                   appended.error() == storage::errc::invalid_batch
-                    ? batch_error_code(log->last_batch_error(), job.req.api_version)
+                    ? batch_error_code(log->last_batch_error(), job.api_version)
                     : storage_error_code(appended.error());
                 break;
             }
@@ -312,8 +354,8 @@ bool broker::run_produce(produce_job& job) {
         }
     }
     if (!acks) {
-        job.req.send_response = false; // acks=0: no answer, and no waiter points at the job
-        job.req.finish();
+        job.req->send_response = false; // acks=0: no answer, and no waiter points at the job
+        job.req->finish();
         _produces.erase(job.self);
         return false;
     }
@@ -349,8 +391,12 @@ void broker::finish_produce(produce_job& job) {
             part.out->base_offset = -1;
         }
     }
-    encode(job.req.response, job.res, job.req.api_version);
-    job.req.finish();
+    if (job.req == nullptr) {
+        job.on_done(*job.parts[0].out);
+    } else {
+        encode(job.req->response, job.res, job.api_version);
+        job.req->finish();
+    }
     _produces.erase(job.self);
 }
 

@@ -30,9 +30,12 @@ struct broker::produce_job {
         storage::append_waiter waiter;
         bool waiting = false;
     };
-    kafka_request& req;
+    kafka_request* req = nullptr; // null for a fast-path produce, which answers through on_done
+    int16_t api_version = 0;
     protocol::produce_request msg;
     protocol::produce_response res;
+    std::vector<std::byte> owned_batch; // a fast-path batch, copied out of its mbuf
+    fast_produce_done on_done;
     std::vector<part> parts; // never resized once waiters point into it
     uint32_t waiting = 0;
     bool retry = false;      // an append met back-pressure: run again from poll()

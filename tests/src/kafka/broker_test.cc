@@ -266,6 +266,49 @@ TEST_F(fixture, create_topics_validates_and_validate_only_creates_nothing) {
     EXPECT_EQ(res->topics[0].error_code, error_topic_already_exists);
 }
 
+// The fast path appends to the same log with the same idempotence state: a batch produced over
+// Kafka and retransmitted over the fast path is answered with its first offset, and a fast-path
+// batch is fetched over Kafka byte for byte.
+TEST_F(fixture, fast_path_produce_shares_the_log_and_the_producer_state) {
+    const auto h = b->resolve_topic("orders");
+    ASSERT_TRUE(h.has_value());
+    EXPECT_EQ(h->partition_count, 2);
+    EXPECT_EQ(b->resolve_topic("orders")->handle, h->handle);
+    EXPECT_FALSE(b->resolve_topic("bad name!").has_value());
+    EXPECT_FALSE(b->resolve_topic("__consumer_offsets").has_value());
+
+    auto fast = [&](uint32_t handle, int32_t partition, std::span<const std::byte> batch) {
+        std::optional<produce_response_partition> answer;
+        b->fast_produce(handle, partition, batch, [&](const produce_response_partition& p) {
+            answer = p;
+        });
+        for (int i = 0; i < 10000 && !answer; ++i) {
+            storage->poll(now_us(), true);
+            b->poll(now_us(), true);
+        }
+        EXPECT_TRUE(answer.has_value());
+        return answer.value_or(produce_response_partition{});
+    };
+    const storage::batch_spec first{.producer_id = model::producer_id(7), .producer_epoch = 0,
+                                    .base_sequence = 0};
+    const auto kafka_batch = records(2, first);
+    EXPECT_EQ(produce("orders", 0, kafka_batch).base_offset, 0);
+    const auto retransmit = fast(h->handle, 0, kafka_batch);
+    EXPECT_EQ(retransmit.error_code, error_none);
+    EXPECT_EQ(retransmit.base_offset, 0);
+    const auto next = records(3, {.producer_id = model::producer_id(7), .producer_epoch = 0,
+                                  .base_sequence = 2});
+    EXPECT_EQ(fast(h->handle, 0, next).base_offset, 2);
+    EXPECT_EQ(fast(h->handle, 9, next).error_code, error_unknown_topic_or_partition);
+    EXPECT_EQ(fast(999, 0, next).error_code, error_unknown_topic_or_partition);
+
+    const auto f = fetch("orders", 0, 2);
+    EXPECT_EQ(f.high_watermark, 5);
+    ASSERT_TRUE(f.records.has_value());
+    ASSERT_EQ(f.records->size(), next.size());
+    EXPECT_TRUE(std::equal(next.begin() + 16, next.end(), f.records->begin() + 16));
+}
+
 struct compacting : fixture {
     compacting() { compact_records_min = 50; }
 };
