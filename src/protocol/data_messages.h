@@ -2,7 +2,7 @@
 // v1-7), defined once for both directions (protocol/codec.h). Records stay bytes: a produce
 // request's records view the request buffer and go to the log unchanged; a fetch response's
 // records view what the log read. Tagged fields of these versions (Fetch v12's ClusterId,
-// ReplicaState, DivergingEpoch, CurrentLeader, SnapshotId) are skipped on decode and not written.
+// DivergingEpoch, CurrentLeader, SnapshotId) are skipped on decode and not written.
 // Any thread; no shared state.
 #pragma once
 
