@@ -49,6 +49,7 @@ enum class error_code : uint16_t {
     offset_out_of_range = 12,
     storage_error = 13,
     batch_too_large = 14,
+    not_served = 15, // a valid request this broker does not serve (yet)
 };
 
 struct resolve {

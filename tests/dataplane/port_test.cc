@@ -3,6 +3,7 @@
 // fast-path port handed to the handler and its answer sent back, other traffic dropped and
 // counted. The client side is driven with raw rte_eth calls.
 #include "dataplane/port.h"
+#include "dataplane/service.h"
 
 #include <gtest/gtest.h>
 
@@ -169,4 +170,103 @@ TEST_F(wire, arp_and_ping_are_answered_by_the_port) {
     EXPECT_EQ(packet::internet_checksum(std::span(got[0]).subspan(34)), 0);
     EXPECT_EQ(uint8_t(got[0][14 + 19]), 2); // to the client
     EXPECT_EQ(p.value()->counters().icmp_replies, 1u);
+}
+
+namespace {
+
+// A log that records produced batches; answers later (from `flush`) as a real log does.
+struct fake_log final : log_service {
+    std::vector<std::vector<std::byte>> batches;
+    std::vector<std::function<void()>> later;
+    std::optional<topic> resolve(std::string_view name) override {
+        if (name == "orders") {
+            return topic{.handle = 3, .partition_count = 2};
+        }
+        return std::nullopt;
+    }
+    void produce(uint32_t handle, uint32_t partition, std::span<const std::byte> batch,
+                 std::function<void(produced)> done) override {
+        if (handle != 3 || partition >= 2) {
+            done({.error = fast_path::error_code::unknown_partition});
+            return;
+        }
+        batches.emplace_back(batch.begin(), batch.end());
+        const auto base = int64_t(batches.size() - 1);
+        later.push_back([done, base] { done({.base_offset = base, .last_offset = base}); });
+    }
+    void flush() {
+        for (auto& f : later) {
+            f();
+        }
+        later.clear();
+    }
+};
+
+} // namespace
+
+TEST_F(wire, the_service_answers_resolve_produce_and_bad_frames) {
+    fake_log log;
+    service svc(log);
+    auto p = port::create({.port_id = broker_port, .mbufs = 256, .self = broker},
+                          [&](auto payload, const auto& from, port& self) {
+                              svc.on_datagram(payload, from, self);
+                          });
+    ASSERT_TRUE(p.ok()) << (p.ok() ? std::string() : p.error());
+    auto send = [&](const fast_path::frame& f) {
+        std::vector<std::byte> b(512);
+        b.resize(fast_path::encode(b, f));
+        client_send(datagram(std::string_view(reinterpret_cast<const char*>(b.data()), b.size())));
+    };
+    auto answers = [&] {
+        p.value()->poll(0, false);
+        std::vector<fast_path::frame> out;
+        for (auto& f : client_receive()) {
+            packet::counters c;
+            auto r = packet::classify(f, client, c);
+            EXPECT_EQ(r.action, packet::verdict::deliver);
+            auto d = fast_path::decode(r.payload);
+            EXPECT_TRUE(d.ok());
+            if (d) {
+                // Views into `f` die with it: keep only what the checks below read.
+                out.push_back(d.value());
+            }
+        }
+        return out;
+    };
+    const std::vector<std::byte> batch{std::byte{1}, std::byte{2}};
+    send({.request_id = 1, .body = fast_path::resolve{"orders"}});
+    send({.request_id = 2, .body = fast_path::resolve{"nosuch"}});
+    send({.request_id = 3, .body = fast_path::produce{3, 1, batch}});
+    send({.request_id = 4, .body = fast_path::produce{3, 7, batch}});
+    send({.request_id = 5, .body = fast_path::subscribe{3, 0}});
+    auto got = answers();
+    ASSERT_EQ(got.size(), 4u); // the good produce is answered once the log acknowledges it
+    EXPECT_EQ(got[0].request_id, 1u);
+    EXPECT_EQ(std::get<fast_path::resolve_answer>(got[0].body).topic, 3u);
+    EXPECT_EQ(std::get<fast_path::resolve_answer>(got[0].body).partition_count, 2u);
+    EXPECT_EQ(std::get<fast_path::resolve_answer>(got[1].body).error,
+              fast_path::error_code::unknown_topic);
+    EXPECT_EQ(got[2].request_id, 4u);
+    EXPECT_EQ(std::get<fast_path::ack>(got[2].body).error, fast_path::error_code::unknown_partition);
+    EXPECT_EQ(std::get<fast_path::error>(got[3].body).error, fast_path::error_code::not_served);
+    log.flush();
+    got = answers();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].request_id, 3u);
+    EXPECT_EQ(std::get<fast_path::ack>(got[0].body).base_offset, 0);
+    ASSERT_EQ(log.batches.size(), 1u);
+    EXPECT_EQ(log.batches[0], batch);
+
+    // A frame of another version is told the versions served; garbage without a header is not.
+    std::vector<std::byte> v2(512);
+    v2.resize(fast_path::encode(v2, {.request_id = 9, .body = fast_path::heartbeat{1}}));
+    v2[2] = std::byte{2};
+    client_send(datagram(std::string_view(reinterpret_cast<const char*>(v2.data()), v2.size())));
+    client_send(datagram("garbage"));
+    got = answers();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].request_id, 9u);
+    EXPECT_EQ(std::get<fast_path::error>(got[0].body).error,
+              fast_path::error_code::unsupported_version);
+    EXPECT_EQ(svc.counters().malformed[size_t(fast_path::decode_errc::too_short)], 1u);
 }
