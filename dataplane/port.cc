@@ -31,6 +31,14 @@ result<void, std::string> eal_init(const std::vector<std::string>& args) {
     return {};
 }
 
+result<uint16_t, std::string> first_port() {
+    uint16_t id = 0;
+    RTE_ETH_FOREACH_DEV(id) {
+        return id;
+    }
+    return failure(std::string("dpdk: no port: the EAL arguments created none (set --vdev)"));
+}
+
 port::port(const port_options& o, handler h) : _opts(o), _handler(std::move(h)) {
     _rx.resize(o.burst);
     _tx.reserve(o.burst);
@@ -63,6 +71,13 @@ result<std::unique_ptr<port>, std::string> port::create(const port_options& o, h
         return failure(dpdk_error(where + " start", rc));
     }
     p->_started = true;
+    if (p->_opts.self.mac == packet::mac_address{}) {
+        rte_ether_addr mac{};
+        if (int rc = rte_eth_macaddr_get(o.port_id, &mac); rc != 0) {
+            return failure(dpdk_error(where + " MAC address", rc));
+        }
+        std::copy(std::begin(mac.addr_bytes), std::end(mac.addr_bytes), p->_opts.self.mac.begin());
+    }
     return p;
 }
 

@@ -30,13 +30,16 @@ namespace runnel::dataplane {
 // DPDK refused.
 result<void, std::string> eal_init(const std::vector<std::string>& args);
 
+// The first port the EAL created (from its --vdev argument), or why there is none.
+result<uint16_t, std::string> first_port();
+
 struct port_options {
     uint16_t port_id = 0;
     uint32_t mbufs = 4096;      // pool size, allocated at creation
     uint16_t rx_ring = 512;
     uint16_t tx_ring = 512;
     uint16_t burst = 32;
-    packet::local_endpoint self;
+    packet::local_endpoint self; // a zero MAC: the port's own
 };
 
 class port final : public pollable {
@@ -60,6 +63,7 @@ public:
               const std::function<size_t(std::span<std::byte>)>& build);
 
     const packet::counters& counters() const { return _counters; }
+    const packet::local_endpoint& self() const { return _opts.self; }
     uint64_t tx_dropped() const { return _tx_dropped; } // the burst did not take them
 
 private:

@@ -7,13 +7,17 @@
 // Threads: main (config, signals, start and stop) and one thread per shard. SIGINT and SIGTERM
 // are blocked before any shard thread exists, so only main's sigwait ever sees them.
 #include "config/config.h"
+#include "dataplane/port.h"
+#include "dataplane/service.h"
 #include "kafka/broker.h"
+#include "kafka/fast_path_log.h"
 #include "kafka/listener.h"
 #include "shard/shard.h"
 #include "storage/shard_storage.h"
 #include "storage/topic_store.h"
 #include "storage/uring_io.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -24,6 +28,8 @@
 #include <cstring>
 #include <pthread.h>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -34,16 +40,50 @@ struct storage_slot final : runnel::pollable {
     std::unique_ptr<runnel::storage::shard_storage> storage;
     std::unique_ptr<runnel::kafka::broker> broker;  // this shard's Kafka API
     std::unique_ptr<runnel::kafka::listener> kafka; // this shard's Kafka listener
+    // The fast path (shard 0, when [dataplane] is enabled): port → service → broker.
+    std::unique_ptr<runnel::kafka::fast_path_log> fast_log;
+    std::unique_ptr<runnel::dataplane::service> fast_service;
+    std::unique_ptr<runnel::dataplane::port> fast_port;
     uint32_t poll(uint64_t now, bool idle) override { return storage->poll(now, idle); }
 };
+
+// Opens the fast-path port on shard 0 (the EAL was initialised by main) and registers it.
+runnel::result<void, std::string> attach_dataplane(runnel::shard& self, storage_slot& slot,
+                                                   const runnel::dataplane_config& cfg,
+                                                   uint16_t port_id) {
+    in_addr ip{};
+    inet_pton(AF_INET, cfg.ip.c_str(), &ip); // validated by the config loader
+    slot.fast_log = std::make_unique<runnel::kafka::fast_path_log>(*slot.broker);
+    slot.fast_service = std::make_unique<runnel::dataplane::service>(*slot.fast_log);
+    auto port = runnel::dataplane::port::create(
+      {.port_id = port_id,
+       .mbufs = cfg.mbufs,
+       .self = {.ip = ntohl(ip.s_addr), .udp_port = uint16_t(cfg.udp_port)}},
+      [svc = slot.fast_service.get()](auto payload, const auto& from, auto& p) {
+          svc->on_datagram(payload, from, p);
+      });
+    if (!port) {
+        return runnel::failure(port.error());
+    }
+    slot.fast_port = std::move(port.value());
+    self.add_pollable(*slot.fast_port);
+    const auto& mac = slot.fast_port->self().mac;
+    std::fprintf(stderr,
+                 "runneld: shard %u serves the fast path on DPDK port %u (%s, "
+                 "%02x:%02x:%02x:%02x:%02x:%02x), UDP port %u\n",
+                 self.id()(), unsigned(port_id), cfg.ip.c_str(), mac[0], mac[1], mac[2], mac[3],
+                 mac[4], mac[5], cfg.udp_port);
+    return {};
+}
 
 std::string errc_text(runnel::storage::errc e) { return std::string(runnel::storage::to_string(e)); }
 
 // Gives shard s its storage: on its own thread it creates the io_uring, opens (recovers) the
 // partitions it owns, and registers the storage step of its duty cycle; on stop it seals them.
 void attach_storage(runnel::shard& s, storage_slot& slot, const runnel::broker_config& cfg,
+                    std::optional<uint16_t> fast_port_id,
                     const std::vector<runnel::storage::topic_metadata>& topics, uint32_t count) {
-    s.set_on_start([&slot, &cfg, &topics, count](runnel::shard& self)
+    s.set_on_start([&slot, &cfg, &topics, count, fast_port_id](runnel::shard& self)
                      -> runnel::result<void, std::string> {
         // Shard 0 owns every partition (a shard count of 1 for the ownership hash) until Kafka
         // requests are forwarded between shards: a client can then reach every partition.
@@ -107,14 +147,23 @@ void attach_storage(runnel::shard& s, storage_slot& slot, const runnel::broker_c
         }
         self.add_pollable(*slot.broker);
         self.add_pollable(*slot.kafka);
+        if (fast_port_id) {
+            if (auto r = attach_dataplane(self, slot, cfg.dataplane, *fast_port_id); !r) {
+                return r;
+            }
+        }
         std::fprintf(stderr, "runneld: shard %u serves Kafka on %s:%u\n", self.id()(),
                      cfg.kafka.listen_address.c_str(), unsigned(slot.kafka->port()));
         return {};
     });
     s.set_on_stop([&slot](runnel::shard& self) {
-        // Listener first (its requests become orphans that free themselves when answered),
-        // then storage, whose close completes the waiters the broker's requests hold, then the
-        // broker, which nothing points into any more.
+        // Transports first (Kafka requests become orphans that free themselves when answered;
+        // fast-path acks after this are dropped), then storage, whose close completes the
+        // waiters the broker's requests hold, then the broker, which nothing points into.
+        if (slot.fast_log) {
+            slot.fast_log->stop();
+        }
+        slot.fast_port.reset();
         slot.kafka.reset();
         if (slot.storage) {
             if (auto r = slot.storage->close(); !r) {
@@ -123,6 +172,8 @@ void attach_storage(runnel::shard& s, storage_slot& slot, const runnel::broker_c
             }
         }
         slot.broker.reset();
+        slot.fast_service.reset();
+        slot.fast_log.reset();
         slot.storage.reset();
     });
 }
@@ -160,6 +211,21 @@ runnel::result<int, std::string> lock_data_dir(const std::string& dir) {
                                " is locked); stop it or choose another data_dir");
     }
     return fd;
+}
+
+// Initialises DPDK on the main thread (before any shard exists) with the configured EAL
+// arguments and port, and returns the port's id.
+runnel::result<uint16_t, std::string> start_eal(const runnel::dataplane_config& cfg) {
+    std::vector<std::string> args;
+    std::istringstream words(cfg.eal_args);
+    for (std::string w; words >> w;) {
+        args.push_back(w);
+    }
+    args.push_back("--vdev=" + cfg.vdev);
+    if (auto r = runnel::dataplane::eal_init(args); !r) {
+        return runnel::failure(r.error() + " (check dataplane.eal_args and dataplane.vdev)");
+    }
+    return runnel::dataplane::first_port();
 }
 
 runnel::shard_group_options group_options(const runnel::broker_config& cfg) {
@@ -243,12 +309,21 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "runneld: start-up failed: %s\n", free.error().c_str());
         return 1;
     }
+    std::optional<uint16_t> fast_port_id;
+    if (cfg->dataplane.enabled) {
+        auto port_id = start_eal(cfg->dataplane);
+        if (!port_id) {
+            std::fprintf(stderr, "runneld: start-up failed: %s\n", port_id.error().c_str());
+            return 1;
+        }
+        fast_port_id = port_id.value();
+    }
     runnel::shard_group group(group_options(cfg.value()));
     std::vector<std::unique_ptr<storage_slot>> slots;
     for (uint32_t i = 0; i < group.size(); ++i) {
         slots.push_back(std::make_unique<storage_slot>());
-        attach_storage(group.at(runnel::core_id(i)), *slots.back(), cfg.value(), topics.value(),
-                       group.size());
+        attach_storage(group.at(runnel::core_id(i)), *slots.back(), cfg.value(),
+                       i == 0 ? fast_port_id : std::nullopt, topics.value(), group.size());
     }
     if (auto started = group.start(); !started) {
         std::fprintf(stderr, "runneld: start-up failed: %s\n", started.error().c_str());

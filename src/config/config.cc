@@ -219,6 +219,52 @@ std::vector<key_spec> build_key_specs() {
     k.push_back({.name = "groups.offsets_partitions",
                  .help = "partitions of the internal __consumer_offsets topic (at its creation)",
                  .range = {.min = 1, .max = 1000}, RUNNEL_INT_FIELD(groups.offsets_partitions)});
+    k.push_back({.name = "dataplane.enabled",
+                 .help = "serve the fast-path protocol on a DPDK port (shard 0 polls it)",
+                 .kind = value_kind::text, .allowed_note = "true or false",
+                 .set_text = [](broker_config& c, std::string_view v) {
+                     if (v != "true" && v != "false") {
+                         return false;
+                     }
+                     c.dataplane.enabled = v == "true";
+                     return true;
+                 },
+                 .get_text = [](const broker_config& c) {
+                     return std::string(c.dataplane.enabled ? "true" : "false");
+                 }});
+    k.push_back({.name = "dataplane.eal_args",
+                 .help = "DPDK EAL arguments, space-separated (the port comes from vdev)",
+                 .kind = value_kind::text, .allowed_note = "EAL options such as --no-huge -m 256",
+                 .set_text = [](broker_config& c, std::string_view v) {
+                     c.dataplane.eal_args = std::string(v);
+                     return true;
+                 },
+                 .get_text = [](const broker_config& c) { return c.dataplane.eal_args; }});
+    k.push_back({.name = "dataplane.vdev",
+                 .help = "the port as a DPDK virtual device (memif, af_packet, ...)",
+                 .kind = value_kind::text,
+                 .allowed_note = "a vdev such as net_memif0,role=server,socket=/run/runnel.sock",
+                 .set_text = [](broker_config& c, std::string_view v) {
+                     c.dataplane.vdev = std::string(v);
+                     return true;
+                 },
+                 .get_text = [](const broker_config& c) { return c.dataplane.vdev; }});
+    k.push_back({.name = "dataplane.ip", .help = "IPv4 address of the fast-path port",
+                 .kind = value_kind::text, .allowed_note = "an IPv4 address such as 192.0.2.1",
+                 .set_text = [](broker_config& c, std::string_view v) {
+                     in_addr a{};
+                     std::string text(v);
+                     if (inet_pton(AF_INET, text.c_str(), &a) != 1) {
+                         return false;
+                     }
+                     c.dataplane.ip = text;
+                     return true;
+                 },
+                 .get_text = [](const broker_config& c) { return c.dataplane.ip; }});
+    k.push_back({.name = "dataplane.udp_port", .help = "UDP port of the fast-path protocol",
+                 .range = {.min = 1, .max = 65535}, RUNNEL_INT_FIELD(dataplane.udp_port)});
+    k.push_back({.name = "dataplane.mbufs", .help = "mbufs in the port's pool",
+                 .range = {.min = 1024, .max = 1 << 20}, RUNNEL_INT_FIELD(dataplane.mbufs)});
     return k;
 }
 
@@ -240,7 +286,7 @@ const key_spec* find_key(std::string_view name) {
 
 bool is_section(std::string_view name) {
     return name == "shards" || name == "kafka" || name == "storage" || name == "log" ||
-           name == "groups";
+           name == "groups" || name == "dataplane";
 }
 
 // A value as it would be written in TOML: strings quoted and escaped, arrays bracketed.
@@ -513,6 +559,11 @@ result<void, std::string> check_relations(const broker_config& c) {
                        + " lists " + std::to_string(c.shards.cpus.size())
                        + " CPUs but shards.count = " + std::to_string(c.shards.count)
                        + "; use one CPU per shard, or [] for no pinning");
+    }
+    if (c.dataplane.enabled && c.dataplane.vdev.empty()) {
+        return failure(std::string("config: dataplane.enabled = true needs dataplane.vdev, the "
+                                   "port, e.g. \"net_memif0,role=server,"
+                                   "socket=/run/runnel.sock,socket-abstract=no\""));
     }
     return {};
 }

@@ -45,6 +45,15 @@ struct groups_config {
     uint32_t offsets_partitions = 1;
 };
 
+struct dataplane_config {
+    bool enabled = false;                      // the DPDK fast path; off: Kafka over TCP only
+    std::string eal_args = "--no-huge -m 256 --no-pci --no-shconf";
+    std::string vdev;                          // the port, as a DPDK vdev (e.g. net_memif0,...)
+    std::string ip = "192.0.2.1";              // this port's IPv4 address
+    uint32_t udp_port = 9093;                  // the fast-path UDP port
+    uint32_t mbufs = 8192;                     // mbuf pool of the port, allocated at start
+};
+
 struct broker_config {
     int32_t node_id = 0;
     std::string data_dir = "./data";
@@ -54,6 +63,7 @@ struct broker_config {
     storage::log_config log;                   // [log]: defaults for every topic
     uint32_t default_partitions = 1;           // [log] default_partitions: for new topics
     groups_config groups;                      // [groups]: the consumer-group coordinator
+    dataplane_config dataplane;                // [dataplane]: the DPDK fast path
 };
 
 enum class cli_action : uint8_t { run, help, version };

@@ -1,0 +1,51 @@
+#include "kafka/fast_path_log.h"
+
+#include "storage/record_batch.h"
+
+namespace runnel::kafka {
+
+using dataplane::fast_path::error_code;
+
+error_code fast_path_error(int16_t e) {
+    switch (e) {
+    case protocol::error_none: return error_code::none;
+    case protocol::error_unknown_topic_or_partition: return error_code::unknown_partition;
+    case protocol::error_invalid_topic_exception: return error_code::unknown_topic;
+    case protocol::error_corrupt_message:
+    case protocol::error_invalid_record: return error_code::invalid_batch;
+    case protocol::error_out_of_order_sequence_number: return error_code::out_of_order_sequence;
+    case protocol::error_invalid_producer_epoch: return error_code::invalid_producer_epoch;
+    case protocol::error_message_too_large: return error_code::batch_too_large;
+    case protocol::error_not_leader_or_follower: return error_code::not_leader;
+    default: return error_code::storage_error;
+    }
+}
+
+std::optional<dataplane::log_service::topic> fast_path_log::resolve(std::string_view name) {
+    const auto h = _broker.resolve_topic(name);
+    if (!h) {
+        return std::nullopt;
+    }
+    return topic{.handle = h->handle, .partition_count = uint32_t(h->partition_count)};
+}
+
+void fast_path_log::produce(uint32_t topic_handle, uint32_t partition,
+                            std::span<const std::byte> batch, std::function<void(produced)> done) {
+    // The batch's last offset delta, for the ack (the log answers with the base offset).
+    const int32_t delta = batch.size() >= storage::batch::header_bytes
+                            ? storage::batch::read_header(batch).last_offset_delta
+                            : 0;
+    _broker.fast_produce(
+      topic_handle, int32_t(partition), batch,
+      [alive = _alive, done = std::move(done), delta](const protocol::produce_response_partition& r) {
+          if (!*alive) {
+              return; // the port is gone: nobody to answer
+          }
+          const bool ok = r.error_code == protocol::error_none;
+          done({.error = fast_path_error(r.error_code),
+                .base_offset = ok ? r.base_offset : -1,
+                .last_offset = ok ? r.base_offset + delta : -1});
+      });
+}
+
+} // namespace runnel::kafka
