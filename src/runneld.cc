@@ -76,7 +76,9 @@ runnel::result<void, std::string> attach_dataplane(runnel::shard& self, storage_
     return {};
 }
 
-std::string errc_text(runnel::storage::errc e) { return std::string(runnel::storage::to_string(e)); }
+std::string errc_text(runnel::storage::errc e) {
+    return std::string(runnel::storage::to_string(e));
+}
 
 // Gives shard s its storage: on its own thread it creates the io_uring, opens (recovers) the
 // partitions it owns, and registers the storage step of its duty cycle; on stop it seals them.
@@ -187,7 +189,8 @@ load_topics(const runnel::broker_config& cfg) {
     }
     if (auto r = disk.value()->make_directory(cfg.data_dir); !r) {
         return runnel::failure("storage: cannot use data_dir " + cfg.data_dir + ": " +
-                               errc_text(r.error()) + " (set data_dir or --data-dir to a writable directory)");
+                               errc_text(r.error()) +
+                               " (set data_dir or --data-dir to a writable directory)");
     }
     runnel::storage::local_metadata_store store(*disk.value(), cfg.data_dir);
     auto topics = store.load_topics();

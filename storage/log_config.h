@@ -33,7 +33,7 @@ struct engine_config {
     // Chunks per partition: write buffer + recent-data cache. Six leave room for a 1.25 MiB
     // batch, above the 1 MB that Kafka clients send at most by default (message.max.bytes).
     uint32_t chunk_count = 6;
-    uint32_t flush_deadline_us = 50;   // longest an appended batch waits before its write is submitted
+    uint32_t flush_deadline_us = 50;   // longest an appended batch waits to be written
     uint32_t io_queue_depth = 256;     // io_uring submission queue entries per shard
 };
 

@@ -454,7 +454,8 @@ bool broker::offset_for_leader_epoch(kafka_request& r) {
     }
     offset_for_leader_epoch_response res;
     for (const auto& t : msg->topics) {
-        auto& rt = res.topics.emplace_back(offset_for_leader_epoch_response_topic{.topic = t.topic});
+        auto& rt =
+          res.topics.emplace_back(offset_for_leader_epoch_response_topic{.topic = t.topic});
         topic_entry* topic = find_topic(t.topic);
         for (const auto& p : t.partitions) {
             auto& out = rt.partitions.emplace_back(

@@ -35,17 +35,17 @@ void fast_path_log::produce(uint32_t topic_handle, uint32_t partition,
     const int32_t delta = batch.size() >= storage::batch::header_bytes
                             ? storage::batch::read_header(batch).last_offset_delta
                             : 0;
-    _broker.fast_produce(
-      topic_handle, int32_t(partition), batch,
-      [alive = _alive, done = std::move(done), delta](const protocol::produce_response_partition& r) {
-          if (!*alive) {
-              return; // the port is gone: nobody to answer
-          }
-          const bool ok = r.error_code == protocol::error_none;
-          done({.error = fast_path_error(r.error_code),
-                .base_offset = ok ? r.base_offset : -1,
-                .last_offset = ok ? r.base_offset + delta : -1});
-      });
+    auto answer = [alive = _alive, done = std::move(done),
+                   delta](const protocol::produce_response_partition& r) {
+        if (!*alive) {
+            return; // the port is gone: nobody to answer
+        }
+        const bool ok = r.error_code == protocol::error_none;
+        done({.error = fast_path_error(r.error_code),
+              .base_offset = ok ? r.base_offset : -1,
+              .last_offset = ok ? r.base_offset + delta : -1});
+    };
+    _broker.fast_produce(topic_handle, int32_t(partition), batch, std::move(answer));
 }
 
 } // namespace runnel::kafka

@@ -44,7 +44,8 @@ bool broker::find_coordinator(kafka_request& r) {
     };
     if (r.api_version >= 4) {
         for (std::string_view key : msg->coordinator_keys) {
-            answer(res.coordinators.emplace_back(find_coordinator_response_coordinator{.key = key}));
+            answer(res.coordinators.emplace_back(
+              find_coordinator_response_coordinator{.key = key}));
         }
     } else {
         find_coordinator_response_coordinator c{.key = msg->key};
