@@ -67,6 +67,7 @@ runnel::result<void, std::string> attach_dataplane(runnel::shard& self, storage_
     }
     slot.fast_port = std::move(port.value());
     self.add_pollable(*slot.fast_port);
+    self.add_pollable(*slot.fast_service); // subscription pushes and leases
     const auto& mac = slot.fast_port->self().mac;
     std::fprintf(stderr,
                  "runneld: shard %u serves the fast path on DPDK port %u (%s, "

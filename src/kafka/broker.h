@@ -91,6 +91,20 @@ public:
     // state, log and ack level; `done` gets the partition's answer (error code, base offset).
     void fast_produce(uint32_t handle, int32_t partition, std::span<const std::byte> batch,
                       fast_produce_done done);
+    // A partition's offsets for a subscriber, or the Kafka error that says why there is none.
+    struct fast_extent {
+        int16_t error = 0;
+        int64_t log_start = 0;
+        int64_t log_end = 0;
+        int64_t written_end = 0;
+        int64_t flushed_end = 0;
+    };
+    fast_extent fast_partition(uint32_t handle, int32_t partition);
+    // Reads whole stored batches from `offset` below `upto` (about max_bytes, the first whole);
+    // `done` runs once, now or from a later duty cycle; the bytes live during the call only.
+    using fast_read_done = std::function<void(int16_t error, std::span<const std::byte>)>;
+    void fast_read(uint32_t handle, int32_t partition, int64_t offset, int64_t upto,
+                   uint32_t max_bytes, fast_read_done done);
 
     std::optional<header_versions> header_version(int16_t api_key,
                                                   int16_t api_version) const override;
@@ -155,6 +169,7 @@ private:
     // The topic for a produce or metadata request that named it: created when auto-creation is
     // on and the name is valid; null otherwise.
     topic_entry* topic_or_create(std::string_view name);
+    topic_entry* topic_of_handle(uint32_t handle);
     // The local log of a partition, or null with the Kafka error that says why: no such topic or
     // partition (UNKNOWN_TOPIC_OR_PARTITION), or another shard owns it (NOT_LEADER_OR_FOLLOWER).
     storage::partition_log* log_of(const topic_entry* t, int32_t partition, int16_t& error);

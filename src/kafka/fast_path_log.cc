@@ -48,4 +48,26 @@ void fast_path_log::produce(uint32_t topic_handle, uint32_t partition,
     _broker.fast_produce(topic_handle, int32_t(partition), batch, std::move(answer));
 }
 
+dataplane::log_service::extent fast_path_log::visible(uint32_t topic_handle, uint32_t partition,
+                                                      uint8_t visibility) {
+    const auto e = _broker.fast_partition(topic_handle, int32_t(partition));
+    if (e.error != protocol::error_none) {
+        return {.error = fast_path_error(e.error)};
+    }
+    const int64_t end = visibility == 0 ? e.log_end : visibility == 1 ? e.written_end
+                                                                      : e.flushed_end;
+    return {.log_start = e.log_start, .visible_end = end};
+}
+
+void fast_path_log::read(uint32_t topic_handle, uint32_t partition, int64_t offset, int64_t upto,
+                         uint32_t max_bytes, read_done done) {
+    _broker.fast_read(topic_handle, int32_t(partition), offset, upto, max_bytes,
+                      [alive = _alive, done = std::move(done)](int16_t error,
+                                                               std::span<const std::byte> bytes) {
+                          if (*alive) {
+                              done(fast_path_error(error), bytes);
+                          }
+                      });
+}
+
 } // namespace runnel::kafka

@@ -18,6 +18,9 @@ public:
     std::optional<topic> resolve(std::string_view name) override;
     void produce(uint32_t topic_handle, uint32_t partition, std::span<const std::byte> batch,
                  std::function<void(produced)> done) override;
+    extent visible(uint32_t topic_handle, uint32_t partition, uint8_t visibility) override;
+    void read(uint32_t topic_handle, uint32_t partition, int64_t offset, int64_t upto,
+              uint32_t max_bytes, read_done done) override;
     void stop() { *_alive = false; }
 
 private:

@@ -168,6 +168,46 @@ void broker::answer_fetch(fetch_job& job) {
     _fetches.erase(job.self);
 }
 
+broker::fast_extent broker::fast_partition(uint32_t handle, int32_t partition) {
+    fast_extent e;
+    storage::partition_log* log = log_of(topic_of_handle(handle), partition, e.error);
+    if (log != nullptr) {
+        e.log_start = log->log_start()();
+        e.log_end = log->log_end()();
+        e.written_end = log->written_end()();
+        e.flushed_end = log->flushed_end()();
+    }
+    return e;
+}
+
+void broker::fast_read(uint32_t handle, int32_t partition, int64_t offset, int64_t upto,
+                       uint32_t max_bytes, fast_read_done done) {
+    int16_t error = error_none;
+    storage::partition_log* log = log_of(topic_of_handle(handle), partition, error);
+    if (log == nullptr) {
+        done(error, {});
+        return;
+    }
+    // Owned by the read until it completes (a disk read answers from a later duty cycle).
+    struct fast_read_op {
+        storage::read_op op;
+        fast_read_done done;
+    };
+    auto* f = new fast_read_op{.done = std::move(done)};
+    f->op.start = model::offset(offset);
+    f->op.max_bytes = max_bytes;
+    f->op.upto = model::offset(upto);
+    f->op.owner = f;
+    f->op.done = [](storage::read_op& op) {
+        auto* self = static_cast<fast_read_op*>(op.owner);
+        self->done(op.error ? storage_error_code(*op.error) : int16_t(error_none), op.bytes);
+        delete self;
+    };
+    if (log->read(f->op)) {
+        f->op.done(f->op);
+    }
+}
+
 bool broker::list_offsets(kafka_request& r) {
     reader body(r.body());
     auto msg = decode<list_offsets_request>(body, r.api_version);

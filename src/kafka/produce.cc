@@ -233,6 +233,10 @@ std::optional<broker::topic_handle> broker::resolve_topic(std::string_view name)
     return topic_handle{it->second, t->meta.partition_count};
 }
 
+broker::topic_entry* broker::topic_of_handle(uint32_t handle) {
+    return handle < _handle_names.size() ? find_topic(_handle_names[handle]) : nullptr;
+}
+
 void broker::fast_produce(uint32_t handle, int32_t partition, std::span<const std::byte> batch,
                           fast_produce_done done) {
     auto job = std::make_unique<produce_job>(produce_job{.api_version = 9});

@@ -13,6 +13,7 @@
 #include <rte_ring.h>
 
 #include <cstring>
+#include <tuple>
 #include <vector>
 
 using namespace runnel::dataplane;
@@ -200,6 +201,37 @@ struct fake_log final : log_service {
         }
         later.clear();
     }
+    // Stored batches for subscriptions: header fields the service reads, then filler.
+    std::vector<std::vector<std::byte>> stored;
+    void store(size_t bytes) {
+        std::vector<std::byte> b(bytes, std::byte{0x5a});
+        const auto offset = uint64_t(stored.size());
+        for (int i = 0; i < 8; ++i) {
+            b[size_t(i)] = std::byte(uint8_t(offset >> (56 - 8 * i)));
+        }
+        const auto length = uint32_t(bytes - 12);
+        for (int i = 0; i < 4; ++i) {
+            b[size_t(8 + i)] = std::byte(uint8_t(length >> (24 - 8 * i)));
+        }
+        for (int i = 0; i < 4; ++i) {
+            b[size_t(23 + i)] = std::byte{0}; // last offset delta 0: one record
+        }
+        stored.push_back(std::move(b));
+    }
+    extent visible(uint32_t handle, uint32_t, uint8_t) override {
+        if (handle != 3) {
+            return {.error = fast_path::error_code::unknown_topic};
+        }
+        return {.log_start = 0, .visible_end = int64_t(stored.size())};
+    }
+    void read(uint32_t, uint32_t, int64_t offset, int64_t upto, uint32_t max_bytes,
+              read_done done) override {
+        std::vector<std::byte> out;
+        for (auto o = offset; o < upto && (out.empty() || out.size() < max_bytes); ++o) {
+            out.insert(out.end(), stored[size_t(o)].begin(), stored[size_t(o)].end());
+        }
+        done(fast_path::error_code::none, out);
+    }
 };
 
 } // namespace
@@ -238,7 +270,7 @@ TEST_F(wire, the_service_answers_resolve_produce_and_bad_frames) {
     send({.request_id = 2, .body = fast_path::resolve{"nosuch"}});
     send({.request_id = 3, .body = fast_path::produce{3, 1, batch}});
     send({.request_id = 4, .body = fast_path::produce{3, 7, batch}});
-    send({.request_id = 5, .body = fast_path::subscribe{3, 0}});
+    send({.request_id = 5, .body = fast_path::credit{77, 0, 0}});
     auto got = answers();
     ASSERT_EQ(got.size(), 4u); // the good produce is answered once the log acknowledges it
     EXPECT_EQ(got[0].request_id, 1u);
@@ -248,7 +280,8 @@ TEST_F(wire, the_service_answers_resolve_produce_and_bad_frames) {
               fast_path::error_code::unknown_topic);
     EXPECT_EQ(got[2].request_id, 4u);
     EXPECT_EQ(std::get<fast_path::ack>(got[2].body).error, fast_path::error_code::unknown_partition);
-    EXPECT_EQ(std::get<fast_path::error>(got[3].body).error, fast_path::error_code::not_served);
+    EXPECT_EQ(std::get<fast_path::error>(got[3].body).error,
+              fast_path::error_code::unknown_subscription);
     log.flush();
     got = answers();
     ASSERT_EQ(got.size(), 1u);
@@ -269,4 +302,76 @@ TEST_F(wire, the_service_answers_resolve_produce_and_bad_frames) {
     EXPECT_EQ(std::get<fast_path::error>(got[0].body).error,
               fast_path::error_code::unsupported_version);
     EXPECT_EQ(svc.counters().malformed[size_t(fast_path::decode_errc::too_short)], 1u);
+}
+
+// A subscription pushes whole batches within its window; credit opens the window further; range
+// pushes again from an earlier offset; unsubscribe stops it; a silent one loses its lease.
+TEST_F(wire, subscriptions_push_within_their_window) {
+    fake_log log;
+    for (int i = 0; i < 5; ++i) {
+        log.store(100);
+    }
+    service svc(log);
+    auto p = port::create({.port_id = broker_port, .mbufs = 256, .self = broker},
+                          [&](auto payload, const auto& from, port& self) {
+                              svc.on_datagram(payload, from, self);
+                          });
+    ASSERT_TRUE(p.ok()) << (p.ok() ? std::string() : p.error());
+    uint64_t now = 1'000'000;
+    auto send = [&](const fast_path::frame& f) {
+        std::vector<std::byte> b(512);
+        b.resize(fast_path::encode(b, f));
+        client_send(datagram(std::string_view(reinterpret_cast<const char*>(b.data()), b.size())));
+    };
+    // (kind, subscription or error, first offset of a pushed batch)
+    auto received = [&] {
+        p.value()->poll(now, false);
+        svc.poll(now, false);
+        p.value()->poll(now, false);
+        std::vector<std::tuple<int, int64_t, int64_t>> out;
+        for (auto& f : client_receive()) {
+            packet::counters c;
+            auto r = packet::classify(f, client, c);
+            auto d = fast_path::decode(r.payload);
+            EXPECT_TRUE(d.ok());
+            if (!d) {
+                continue;
+            }
+            if (const auto* a = std::get_if<fast_path::subscribe_answer>(&d->body)) {
+                out.emplace_back(6, a->subscription, a->start_offset);
+            } else if (const auto* push = std::get_if<fast_path::push>(&d->body)) {
+                int64_t base = 0;
+                for (int i = 0; i < 8; ++i) {
+                    base = base << 8 | uint8_t(push->batch[size_t(i)]);
+                }
+                EXPECT_EQ(push->batch.size(), 100u);
+                out.emplace_back(7, push->subscription, base);
+            } else if (const auto* e = std::get_if<fast_path::error>(&d->body)) {
+                out.emplace_back(12, int64_t(e->error), 0);
+            }
+        }
+        return out;
+    };
+    using row = std::tuple<int, int64_t, int64_t>;
+    send({.request_id = 1, .body = fast_path::subscribe{3, 0, -2, 250, 1000, 0}});
+    // The answer, then two pushes: a third would put 300 bytes in the 250-byte window.
+    EXPECT_EQ(received(), (std::vector<row>{{6, 1, 0}, {7, 1, 0}, {7, 1, 1}}));
+    EXPECT_EQ(received(), std::vector<row>{});
+    send({.request_id = 2, .body = fast_path::credit{1, 250, 2}});
+    EXPECT_EQ(received(), (std::vector<row>{{7, 1, 2}, {7, 1, 3}}));
+    send({.request_id = 3, .body = fast_path::range{1, 1, 2}});
+    EXPECT_EQ(received(), (std::vector<row>{{7, 1, 1}, {7, 1, 2}}));
+    send({.request_id = 4, .body = fast_path::unsubscribe{1}});
+    log.store(100);
+    EXPECT_EQ(received(), std::vector<row>{});
+    EXPECT_EQ(svc.subscription_count(), 0u);
+
+    send({.request_id = 5, .body = fast_path::subscribe{3, 0, -1, 1000, 100, 0}}); // the end
+    EXPECT_EQ(received(), (std::vector<row>{{6, 2, 6}}));
+    send({.request_id = 6, .body = fast_path::subscribe{3, 0, 99, 1000, 100, 0}});
+    EXPECT_EQ(received(), (std::vector<row>{{6, 0, -1}}));
+    now += 200'000; // past the 100 ms lease without a heartbeat
+    EXPECT_EQ(received(), std::vector<row>{});
+    EXPECT_EQ(svc.subscription_count(), 0u);
+    EXPECT_EQ(svc.counters().leases_expired, 1u);
 }
