@@ -36,6 +36,12 @@ uint32_t pseudo_header_sum(uint32_t src, uint32_t dst, uint16_t udp_length) {
 }
 
 constexpr mac_address broadcast{0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+// A source address no single host has (answering it would reach many or none): unspecified,
+// limited broadcast, loopback, multicast and class E, or our own address.
+bool bad_source_ip(uint32_t ip, const local_endpoint& self) {
+    return ip == 0 || ip == 0xffffffff || (ip >> 24) == 127 || (ip >> 28) >= 0xe || ip == self.ip;
+}
 constexpr size_t arp_bytes = 28;
 constexpr size_t icmp_header_bytes = 8;
 
@@ -55,6 +61,9 @@ classification arp(std::span<std::byte> f, const local_endpoint& self, counters&
     }
     if (load16(a, 6) != 1 || load32(a, 24) != self.ip) { // a request for our address only
         return dropped(drop_reason::arp_not_for_us, c);
+    }
+    if (bad_source_ip(load32(a, 14), self) || (uint8_t(a[8]) & 1) != 0) {
+        return dropped(drop_reason::bad_source, c);
     }
     const mac_address asker = load_mac(a, 8);
     const uint32_t asker_ip = load32(a, 14);
@@ -126,6 +135,7 @@ std::string_view to_string(drop_reason r) {
     switch (r) {
     case drop_reason::too_short: return "too_short";
     case drop_reason::not_our_mac: return "not_our_mac";
+    case drop_reason::bad_source: return "bad_source";
     case drop_reason::unknown_ethertype: return "unknown_ethertype";
     case drop_reason::arp_malformed: return "arp_malformed";
     case drop_reason::arp_not_for_us: return "arp_not_for_us";
@@ -168,6 +178,9 @@ classification classify(std::span<std::byte> f, const local_endpoint& self, coun
     if (dst != self.mac && dst != broadcast) {
         return dropped(drop_reason::not_our_mac, c);
     }
+    if ((uint8_t(f[6]) & 1) != 0) { // the group bit: no single sender to answer
+        return dropped(drop_reason::bad_source, c);
+    }
     const uint16_t ethertype = load16(f, 12);
     if (ethertype == ethertype_arp) {
         return arp(f, self, c);
@@ -197,6 +210,9 @@ classification classify(std::span<std::byte> f, const local_endpoint& self, coun
     }
     if (load32(ip, 16) != self.ip) {
         return dropped(drop_reason::ip_not_for_us, c);
+    }
+    if (bad_source_ip(load32(ip, 12), self)) {
+        return dropped(drop_reason::bad_source, c);
     }
     switch (uint8_t(ip[9])) {
     case 1: return icmp(f, ip, total, self, c);

@@ -39,6 +39,7 @@ struct remote_endpoint {
 enum class drop_reason : uint8_t {
     too_short,
     not_our_mac,
+    bad_source, // a group (multicast/broadcast) MAC, or an IPv4 source no host has: never answered
     unknown_ethertype,
     arp_malformed,
     arp_not_for_us,

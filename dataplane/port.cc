@@ -59,6 +59,7 @@ result<std::unique_ptr<port>, std::string> port::create(const port_options& o, h
     if (int rc = rte_eth_dev_configure(o.port_id, 1, 1, &conf); rc != 0) {
         return failure(dpdk_error(where + " configure", rc));
     }
+    p->_configured = true;
     const auto socket = unsigned(rte_eth_dev_socket_id(o.port_id));
     if (int rc = rte_eth_rx_queue_setup(o.port_id, 0, o.rx_ring, socket, nullptr, p->_pool);
         rc != 0) {
@@ -85,8 +86,12 @@ port::~port() {
     for (rte_mbuf* m : _tx) {
         rte_pktmbuf_free(m);
     }
+    // Stopped and closed before the pool goes: rx descriptors may still hold its mbufs.
     if (_started) {
         rte_eth_dev_stop(_opts.port_id);
+    }
+    if (_configured) {
+        rte_eth_dev_close(_opts.port_id);
     }
     rte_mempool_free(_pool);
 }
@@ -132,7 +137,7 @@ bool port::send(const packet::remote_endpoint& to,
     const size_t length = n == 0 ? 0 : packet::build_udp(room, _opts.self, to, n);
     if (length == 0) {
         rte_pktmbuf_free(m);
-        return n == 0;
+        return false;
     }
     m->data_len = uint16_t(length);
     m->pkt_len = uint32_t(length);

@@ -57,8 +57,8 @@ public:
 
     uint32_t poll(uint64_t now_us, bool idle) override;
 
-    // Queues a datagram of up to `room` bytes to `to`: `build` writes the UDP payload into the
-    // span it gets and returns its length (0: nothing is sent). False when no mbuf was free.
+    // Queues a datagram to `to`: `build` writes the UDP payload into the span it gets and returns
+    // its length (0: it does not fit). False when nothing is queued (no mbuf free, or 0).
     bool send(const packet::remote_endpoint& to,
               const std::function<size_t(std::span<std::byte>)>& build);
 
@@ -77,6 +77,7 @@ private:
     std::vector<rte_mbuf*> _tx; // queued for the next burst, at most `burst`
     packet::counters _counters;
     uint64_t _tx_dropped = 0;
+    bool _configured = false;
     bool _started = false;
 };
 

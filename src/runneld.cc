@@ -226,7 +226,15 @@ runnel::result<uint16_t, std::string> start_eal(const runnel::dataplane_config& 
         args.push_back(w);
     }
     args.push_back("--vdev=" + cfg.vdev);
-    if (auto r = runnel::dataplane::eal_init(args); !r) {
+    // The EAL pins the calling thread to its main lcore's CPU; the shard threads, created later
+    // by this thread, must not inherit that (they pin themselves when shards.cpus says so).
+    cpu_set_t before;
+    const bool saved = pthread_getaffinity_np(pthread_self(), sizeof(before), &before) == 0;
+    auto r = runnel::dataplane::eal_init(args);
+    if (saved) {
+        pthread_setaffinity_np(pthread_self(), sizeof(before), &before);
+    }
+    if (!r) {
         return runnel::failure(r.error() + " (check dataplane.eal_args and dataplane.vdev)");
     }
     return runnel::dataplane::first_port();

@@ -170,6 +170,7 @@ private:
     // on and the name is valid; null otherwise.
     topic_entry* topic_or_create(std::string_view name);
     topic_entry* topic_of_handle(uint32_t handle);
+    std::string_view handle_name(uint32_t handle) const; // empty: not a handle of this boot
     // The local log of a partition, or null with the Kafka error that says why: no such topic or
     // partition (UNKNOWN_TOPIC_OR_PARTITION), or another shard owns it (NOT_LEADER_OR_FOLLOWER).
     storage::partition_log* log_of(const topic_entry* t, int32_t partition, int16_t& error);
@@ -205,6 +206,7 @@ private:
     // Fast-path topic handles: index into _handle_names (a deque, so views of it stay valid).
     std::deque<std::string> _handle_names;
     std::map<std::string, uint32_t, std::less<>> _handles;
+    uint32_t _handle_generation = 0; // random per boot, 12 bits
     int64_t _next_producer_id = 0;
     uint64_t _next_compaction_check_us = 0;
     std::string _cluster_id; // made once, kept in <data_dir>/cluster_id

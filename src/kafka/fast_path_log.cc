@@ -10,7 +10,9 @@ error_code fast_path_error(int16_t e) {
     switch (e) {
     case protocol::error_none: return error_code::none;
     case protocol::error_unknown_topic_or_partition: return error_code::unknown_partition;
-    case protocol::error_invalid_topic_exception: return error_code::unknown_topic;
+    case protocol::error_invalid_topic_exception:
+    case protocol::error_unknown_topic_id: return error_code::unknown_topic;
+    case protocol::error_throttling_quota_exceeded: return error_code::overloaded;
     case protocol::error_corrupt_message:
     case protocol::error_invalid_record: return error_code::invalid_batch;
     case protocol::error_out_of_order_sequence_number: return error_code::out_of_order_sequence;

@@ -170,7 +170,12 @@ void broker::answer_fetch(fetch_job& job) {
 
 broker::fast_extent broker::fast_partition(uint32_t handle, int32_t partition) {
     fast_extent e;
-    storage::partition_log* log = log_of(topic_of_handle(handle), partition, e.error);
+    topic_entry* t = topic_of_handle(handle);
+    if (t == nullptr) {
+        e.error = error_unknown_topic_id;
+        return e;
+    }
+    storage::partition_log* log = log_of(t, partition, e.error);
     if (log != nullptr) {
         e.log_start = log->log_start()();
         e.log_end = log->log_end()();
@@ -182,8 +187,9 @@ broker::fast_extent broker::fast_partition(uint32_t handle, int32_t partition) {
 
 void broker::fast_read(uint32_t handle, int32_t partition, int64_t offset, int64_t upto,
                        uint32_t max_bytes, fast_read_done done) {
-    int16_t error = error_none;
-    storage::partition_log* log = log_of(topic_of_handle(handle), partition, error);
+    int16_t error = error_unknown_topic_id;
+    topic_entry* t = topic_of_handle(handle);
+    storage::partition_log* log = t == nullptr ? nullptr : log_of(t, partition, error);
     if (log == nullptr) {
         done(error, {});
         return;

@@ -220,6 +220,14 @@ void broker::start_produce(std::unique_ptr<produce_job> job) {
     _produce_blocked = run_produce(ref);
 }
 
+// A handle is this boot's generation (12 random bits, above) and an index into _handle_names, so
+// a handle from before a restart never names another topic: it is refused and resolved again.
+namespace {
+constexpr uint32_t handle_index_bits = 20;
+constexpr uint32_t handle_index_mask = (1u << handle_index_bits) - 1;
+constexpr size_t fast_produces_max = 4096; // queued fast-path produces before OVERLOADED
+} // namespace
+
 std::optional<broker::topic_handle> broker::resolve_topic(std::string_view name) {
     const topic_entry* t = topic_or_create(name);
     if (t == nullptr || t->internal) {
@@ -227,14 +235,28 @@ std::optional<broker::topic_handle> broker::resolve_topic(std::string_view name)
     }
     auto it = _handles.find(name);
     if (it == _handles.end()) {
+        if (_handle_names.size() > handle_index_mask) {
+            return std::nullopt;
+        }
         _handle_names.emplace_back(name);
-        it = _handles.emplace(_handle_names.back(), uint32_t(_handle_names.size() - 1)).first;
+        const auto index = uint32_t(_handle_names.size() - 1);
+        it = _handles.emplace(_handle_names.back(), _handle_generation << handle_index_bits | index)
+               .first;
     }
     return topic_handle{it->second, t->meta.partition_count};
 }
 
+std::string_view broker::handle_name(uint32_t handle) const {
+    const uint32_t index = handle & handle_index_mask;
+    if (handle >> handle_index_bits != _handle_generation || index >= _handle_names.size()) {
+        return {};
+    }
+    return _handle_names[index];
+}
+
 broker::topic_entry* broker::topic_of_handle(uint32_t handle) {
-    return handle < _handle_names.size() ? find_topic(_handle_names[handle]) : nullptr;
+    const std::string_view name = handle_name(handle);
+    return name.empty() ? nullptr : find_topic(name);
 }
 
 void broker::fast_produce(uint32_t handle, int32_t partition, std::span<const std::byte> batch,
@@ -242,19 +264,28 @@ void broker::fast_produce(uint32_t handle, int32_t partition, std::span<const st
     auto job = std::make_unique<produce_job>(produce_job{.api_version = 9});
     job->home = this;
     job->on_done = std::move(done);
-    job->owned_batch.assign(batch.begin(), batch.end());
-    const std::string_view name =
-      handle < _handle_names.size() ? std::string_view(_handle_names[handle]) : std::string_view();
+    const std::string_view name = handle_name(handle);
     job->res.topics.push_back({.name = name, .partitions = {{.index = partition}}});
     auto& out = job->res.topics[0].partitions[0];
+    if (name.empty()) {
+        out.error_code = error_unknown_topic_id; // from another boot, or never handed out
+    } else if (_produces.size() >= fast_produces_max) { // otherwise it queues, in order
+        out.error_code = error_throttling_quota_exceeded; // the fast path's OVERLOADED
+    } else if (batch_size_at(batch) != batch.size()) {
+        out.error_code = error_corrupt_message; // exactly one whole batch per frame
+    }
+    if (out.error_code != error_none) {
+        job->on_done(out);
+        return;
+    }
+    job->owned_batch.assign(batch.begin(), batch.end());
     auto& part = job->parts.emplace_back();
     part.job = job.get();
     part.topic = name;
     part.index = partition;
     part.out = &out;
     const protocol::produce_request_partition p{.index = partition, .records = job->owned_batch};
-    out.error_code = name.empty() ? int16_t(error_unknown_topic_or_partition)
-                                  : partition_error(find_topic(name), name, p, true, false);
+    out.error_code = partition_error(find_topic(name), name, p, true, false);
     if (out.error_code == error_none) {
         part.records = job->owned_batch;
     }

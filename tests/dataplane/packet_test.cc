@@ -121,6 +121,9 @@ TEST(packet, every_drop_reason_is_counted) {
     const auto good = udp_frame(4);
     expect(std::vector<std::byte>(good.begin(), good.begin() + 10), drop_reason::too_short);
     expect(edit(good, 5, 9), drop_reason::not_our_mac);
+    expect(edit(good, 6, 0x03), drop_reason::bad_source);                  // a group source MAC
+    expect(fix_ip_checksum(edit(good, 14 + 12, 127)), drop_reason::bad_source); // loopback
+    expect(fix_ip_checksum(edit(good, 14 + 12, 224)), drop_reason::bad_source); // multicast
     expect(edit(good, 13, 0xdd), drop_reason::unknown_ethertype);
     expect(edit(arp_request(self.ip), 14 + 4, 8), drop_reason::arp_malformed);
     expect(arp_request(0xc0000263), drop_reason::arp_not_for_us);
@@ -144,6 +147,17 @@ TEST(packet, every_drop_reason_is_counted) {
     for (size_t i = 0; i < drop_reason_count; ++i) {
         EXPECT_GE(c.dropped[i], 1u) << to_string(drop_reason(uint8_t(i)));
     }
+}
+
+// Known answers, not the function checking itself: RFC 1071's example (section 3), and an odd
+// length whose last byte is the high half of a 16-bit word.
+TEST(packet, internet_checksum_known_answers) {
+    const std::vector<std::byte> rfc{std::byte{0x00}, std::byte{0x01}, std::byte{0xf2},
+                                     std::byte{0x03}, std::byte{0xf4}, std::byte{0xf5},
+                                     std::byte{0xf6}, std::byte{0xf7}};
+    EXPECT_EQ(internet_checksum(rfc), 0x220d);
+    const std::vector<std::byte> odd{std::byte{0x01}, std::byte{0x02}, std::byte{0x03}};
+    EXPECT_EQ(internet_checksum(odd), uint16_t(~(0x0102 + 0x0300) & 0xffff));
 }
 
 TEST(packet, build_udp_refuses_what_does_not_fit) {

@@ -3,7 +3,8 @@
 // then either
 //   fastpath_client produce VDEV CLIENT_IP BROKER_IP TOPIC COUNT PRODUCER_ID OUT
 //     produces COUNT single-record batches "fp-<i>" as idempotent producer PRODUCER_ID (sequence
-//     i), up to 64 unacknowledged, retransmitting any not acknowledged within 50 ms; writes
+//     i), up to 5 unacknowledged (what the broker remembers per producer), retransmitting any not
+//     acknowledged within 50 ms and, on purpose, every 7th at once; writes
 //     "ack <i> <offset>" once per batch to OUT; exits 0 when all are acknowledged; or
 //   fastpath_client subscribe VDEV CLIENT_IP BROKER_IP TOPIC COUNT VISIBILITY OUT
 //     subscribes to partition 0 from its start (window 64 KiB, lease 2 s, heartbeats), writes
@@ -112,27 +113,42 @@ int produce(session& s, uint32_t handle, long count, int64_t producer_id, FILE* 
     std::vector<bool> acked(size_t(count), false);
     long next = 0;
     long done = 0;
+    long resent = 0;
     int failed = 0;
     for (uint64_t until = now_ms() + 120'000; done < count && !failed && now_ms() < until;) {
-        while (next < count && in_flight.size() < 64) {
+        while (next < count && in_flight.size() < 5) {
             send(next);
+            if (next % 7 == 0) {
+                send(next); // a duplicate on purpose: answered once, appended once
+                ++resent;
+            }
             in_flight[next++] = now_ms();
         }
         for (auto& [i, sent] : in_flight) {
             if (now_ms() - sent > 50) {
                 send(i);
                 sent = now_ms();
+                ++resent;
             }
         }
         s.receive([&](const fast_path::frame& a) {
             const auto* ack = std::get_if<fast_path::ack>(&a.body);
             const long i = long(a.request_id) - 1;
             if (ack == nullptr || i < 0 || i >= count || acked[size_t(i)] ||
-                ack->error == fast_path::error_code::overloaded) {
-                return; // not ours, a repeat, or retransmitted by the timer
+                ack->error == fast_path::error_code::overloaded ||
+                ack->error == fast_path::error_code::out_of_order_sequence) {
+                // Not ours, a repeat, or to retransmit by the timer: overloaded, or an earlier
+                // batch of ours has not been appended yet.
+                return;
             }
             if (ack->error != fast_path::error_code::none) {
                 std::fprintf(stderr, "fastpath_client: batch %ld: error %d\n", i, int(ack->error));
+                failed = 1;
+                return;
+            }
+            if (ack->last_offset != ack->base_offset) {
+                std::fprintf(stderr, "fastpath_client: batch %ld: last offset %lld\n", i,
+                             static_cast<long long>(ack->last_offset));
                 failed = 1;
                 return;
             }
@@ -142,8 +158,10 @@ int produce(session& s, uint32_t handle, long count, int64_t producer_id, FILE* 
             std::fprintf(out, "ack %ld %lld\n", i, static_cast<long long>(ack->base_offset));
         });
     }
-    std::fprintf(stderr, "fastpath_client: %ld of %ld acknowledged\n", done, count);
-    return done == count ? 0 : 1;
+    std::fprintf(stderr, "fastpath_client: %ld of %ld acknowledged, %ld sent twice\n", done, count,
+                 resent);
+    std::fprintf(out, "resent %ld\n", resent);
+    return done == count && !failed ? 0 : 1;
 }
 
 int subscribe(session& s, uint32_t handle, long count, uint8_t visibility, FILE* out) {

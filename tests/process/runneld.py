@@ -32,17 +32,17 @@ class Runneld:
         for s in self.settings:
             args += ["--set", s]
         self.log = open(self.log_path, "a+")
+        starts = self.text().count("runneld: started")
         self.proc = subprocess.Popen(args, stderr=self.log)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("runneld exited at start-up:\n" + self.text())
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            if self.text().count("runneld: started") > starts:
+                socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
                 return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("runneld did not listen within 30 s:\n" + self.text())
+            time.sleep(0.02)
+        raise RuntimeError("runneld did not start within 30 s:\n" + self.text())
 
     def stop(self):
         """SIGTERM; asserts a clean stop."""

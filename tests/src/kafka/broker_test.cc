@@ -300,7 +300,13 @@ TEST_F(fixture, fast_path_produce_shares_the_log_and_the_producer_state) {
                                   .base_sequence = 2});
     EXPECT_EQ(fast(h->handle, 0, next).base_offset, 2);
     EXPECT_EQ(fast(h->handle, 9, next).error_code, error_unknown_topic_or_partition);
-    EXPECT_EQ(fast(999, 0, next).error_code, error_unknown_topic_or_partition);
+    EXPECT_EQ(fast(999, 0, next).error_code, error_unknown_topic_id);
+    // A handle of another boot (another generation in its top bits) names no topic here.
+    EXPECT_EQ(fast(h->handle ^ (1u << 31), 0, next).error_code, error_unknown_topic_id);
+    // Exactly one whole batch per fast-path produce.
+    auto two = next;
+    two.insert(two.end(), next.begin(), next.end());
+    EXPECT_EQ(fast(h->handle, 0, two).error_code, error_corrupt_message);
 
     const auto f = fetch("orders", 0, 2);
     EXPECT_EQ(f.high_watermark, 5);
