@@ -71,7 +71,60 @@ def decode(data):
     if kind == RESOLVE_ANSWER:
         error, _, topic, partitions = struct.unpack("<HHII", body)
         return kind, request_id, {"error": error, "topic": topic, "partitions": partitions}
+    if kind == SUBSCRIBE_ANSWER:
+        error, _, subscription, start = struct.unpack("<HHIq", body)
+        return kind, request_id, {"error": error, "subscription": subscription, "start": start}
     if kind == ACK:
         error, _, _, base, last = struct.unpack("<HHIqq", body)
         return kind, request_id, {"error": error, "base_offset": base, "last_offset": last}
     return kind, request_id, {"body": body}
+
+
+def subscribe(request_id, topic, partition, start_offset, window_bytes, lease_ms, visibility):
+    return frame(SUBSCRIBE, request_id, struct.pack("<IIqIIB3x", topic, partition, start_offset,
+                                                    window_bytes, lease_ms, visibility))
+
+
+def credit(subscription, window_bytes, next_offset):
+    return frame(CREDIT, 0, struct.pack("<IIq", subscription, window_bytes, next_offset))
+
+
+RANGE = 9
+
+
+def range_request(subscription, from_offset, to_offset):
+    return frame(RANGE, 0, struct.pack("<IIqq", subscription, 0, from_offset, to_offset))
+
+
+def push_batch(fields):
+    """(subscription, base_offset, last_offset, [values]) of a push's body."""
+    body = fields["body"]
+    subscription = struct.unpack_from("<I", body)[0]
+    b = body[8:]
+    base = struct.unpack_from(">q", b, 0)[0]
+    last_delta = struct.unpack_from(">i", b, 23)[0]
+    count = struct.unpack_from(">i", b, 57)[0]
+    values, at = [], 61
+    for _ in range(count):
+        length, at = _read_varint(b, at)
+        end = at + length
+        at += 1  # attributes
+        _, at = _read_varint(b, at)  # timestamp delta
+        _, at = _read_varint(b, at)  # offset delta
+        key_len, at = _read_varint(b, at)
+        at += max(key_len, 0)
+        value_len, at = _read_varint(b, at)
+        values.append(b[at:at + value_len] if value_len >= 0 else None)
+        at = end
+    return subscription, base, base + last_delta, values
+
+
+def _read_varint(b, at):
+    shift = z = 0
+    while True:
+        byte = b[at]
+        at += 1
+        z |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return (z >> 1) ^ -(z & 1), at
