@@ -97,6 +97,7 @@ port::~port() {
 }
 
 uint32_t port::poll(uint64_t, bool) {
+    _in_poll = true;
     const uint16_t n = rte_eth_rx_burst(_opts.port_id, 0, _rx.data(), _opts.burst);
     for (uint16_t i = 0; i < n; ++i) {
         rte_mbuf* m = _rx[i];
@@ -123,6 +124,7 @@ uint32_t port::poll(uint64_t, bool) {
         case packet::verdict::drop: rte_pktmbuf_free(m); break;
         }
     }
+    _in_poll = false;
     return n + flush();
 }
 
@@ -145,6 +147,11 @@ bool port::send(const packet::remote_endpoint& to,
         flush();
     }
     _tx.push_back(m);
+    if (!_in_poll) {
+        // An answer from elsewhere in the duty cycle (an ack when the log reached its level) goes
+        // out now, not after the rest of the cycle (a write submission can take tens of us).
+        flush();
+    }
     return true;
 }
 

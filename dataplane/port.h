@@ -1,7 +1,8 @@
 // A DPDK port queue as a pollable of the shard that owns it: rx burst → packet::classify → the
 // ARP and ICMP echo replies go straight back out (the received mbuf is reused), UDP payloads for
 // the fast-path port go to the port's handler, everything else is dropped and counted. Answers
-// are queued as mbufs and sent by one tx burst per duty cycle (the tx deadline is one cycle).
+// to the frames of one rx burst are sent by one tx burst at its end; an answer queued from
+// elsewhere (an ack when the log reached its level) is sent at once.
 //
 // Lifecycle: eal_init() once per process, from the main thread, before any port; then a port is
 // created (with its mbuf pool, sized and pre-allocated here) and polled by one thread only.
@@ -78,6 +79,7 @@ private:
     packet::counters _counters;
     uint64_t _tx_dropped = 0;
     bool _configured = false;
+    bool _in_poll = false; // answers queued during rx go out in one burst at its end
     bool _started = false;
 };
 
