@@ -264,12 +264,12 @@ broker::create_error broker::set_topic_overrides(topic_entry& t,
     return {};
 }
 
-// AlterConfigs and IncrementalAlterConfigs: `apply` edits a topic's overrides per resource,
-// `respond` records each resource's outcome; `messages` owns the texts the response views.
-template <typename Resource, typename Apply, typename Respond>
+// AlterConfigs and IncrementalAlterConfigs: `apply` edits a topic's overrides per resource, and
+// each resource's outcome goes to `responses`; `messages` owns the texts the responses view.
+template <typename Resource, typename Apply, typename Response>
 void broker::alter_resources(const std::vector<Resource>& resources, bool validate_only,
                              std::vector<std::string>& messages, Apply&& apply,
-                             Respond&& respond) {
+                             std::vector<Response>& responses) {
     messages.reserve(resources.size());
     for (const auto& resource : resources) {
         create_error e;
@@ -289,8 +289,12 @@ void broker::alter_resources(const std::vector<Resource>& resources, bool valida
             }
         }
         messages.push_back(std::move(e.message));
-        respond(resource, e.code, e.code == 0 ? std::optional<std::string_view>()
-                                              : std::optional<std::string_view>(messages.back()));
+        responses.push_back({.error_code = e.code,
+                             .error_message = e.code == 0
+                                                ? std::optional<std::string_view>()
+                                                : std::optional<std::string_view>(messages.back()),
+                             .resource_type = resource.resource_type,
+                             .resource_name = resource.resource_name});
     }
 }
 
@@ -313,12 +317,7 @@ bool broker::alter_configs(kafka_request& r) {
           }
           return create_error{};
       },
-      [&](const alter_configs_request_resource& resource, int16_t code,
-          std::optional<std::string_view> text) {
-          res.responses.push_back({.error_code = code, .error_message = text,
-                                   .resource_type = resource.resource_type,
-                                   .resource_name = resource.resource_name});
-      });
+      res.responses);
     encode(r.response, res, r.api_version);
     r.finish();
     return true;
@@ -350,12 +349,7 @@ bool broker::incremental_alter_configs(kafka_request& r) {
           }
           return create_error{};
       },
-      [&](const incremental_alter_configs_request_resource& resource, int16_t code,
-          std::optional<std::string_view> text) {
-          res.responses.push_back({.error_code = code, .error_message = text,
-                                   .resource_type = resource.resource_type,
-                                   .resource_name = resource.resource_name});
-      });
+      res.responses);
     encode(r.response, res, r.api_version);
     r.finish();
     return true;

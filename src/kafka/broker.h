@@ -176,9 +176,10 @@ private:
     storage::partition_log* log_of(const topic_entry* t, int32_t partition, int16_t& error);
     create_error set_topic_overrides(topic_entry& t, std::map<std::string, std::string> overrides,
                                      bool validate_only);
-    template <typename Resource, typename Apply, typename Respond>
+    template <typename Resource, typename Apply, typename Response>
     void alter_resources(const std::vector<Resource>& resources, bool validate_only,
-                         std::vector<std::string>& messages, Apply&& apply, Respond&& respond);
+                         std::vector<std::string>& messages, Apply&& apply,
+                         std::vector<Response>& responses);
 
     // Produce.
     int16_t partition_error(topic_entry* topic, std::string_view name,
