@@ -45,6 +45,35 @@ bool bad_source_ip(uint32_t ip, const local_endpoint& self) {
 constexpr size_t arp_bytes = 28;
 constexpr size_t icmp_header_bytes = 8;
 
+// Writes a 20-byte IPv4 header (no options, don't fragment, ttl 64) and its checksum.
+void write_ipv4(std::span<std::byte> ip, uint16_t total, uint8_t protocol, uint32_t src,
+                uint32_t dst) {
+    ip[0] = std::byte{0x45};
+    ip[1] = std::byte{0};
+    store16(ip, 2, total);
+    store16(ip, 4, 0);      // identification: never fragmented
+    store16(ip, 6, 0x4000); // don't fragment
+    ip[8] = std::byte{64};
+    ip[9] = std::byte(protocol);
+    store16(ip, 10, 0);
+    store32(ip, 12, src);
+    store32(ip, 16, dst);
+    store16(ip, 10, internet_checksum(ip.subspan(0, ipv4_bytes)));
+}
+
+// Writes the Ethernet header and reserves an IPv4 packet of `total` bytes after it; the packet,
+// or an empty span when `out` is too small or `total` too large for IPv4.
+std::span<std::byte> ipv4_frame(std::span<std::byte> out, const mac_address& src,
+                                const mac_address& dst, size_t total) {
+    if (total > UINT16_MAX || out.size() < ethernet_bytes + total) {
+        return {};
+    }
+    store_mac(out, 0, dst);
+    store_mac(out, 6, src);
+    store16(out, 12, ethertype_ipv4);
+    return out.subspan(ethernet_bytes, total);
+}
+
 classification dropped(drop_reason r, counters& c) {
     ++c.dropped[size_t(r)];
     return {.action = verdict::drop, .reason = r};
@@ -224,24 +253,11 @@ classification classify(std::span<std::byte> f, const local_endpoint& self, coun
 size_t build_udp(std::span<std::byte> out, const local_endpoint& self, const remote_endpoint& to,
                  size_t payload_bytes) {
     const size_t total = ipv4_bytes + udp_bytes + payload_bytes;
-    if (total > UINT16_MAX || out.size() < ethernet_bytes + total) {
+    auto ip = ipv4_frame(out, self.mac, to.mac, total);
+    if (ip.empty()) {
         return 0;
     }
-    store_mac(out, 0, to.mac);
-    store_mac(out, 6, self.mac);
-    store16(out, 12, ethertype_ipv4);
-    auto ip = out.subspan(ethernet_bytes, total);
-    ip[0] = std::byte{0x45};
-    ip[1] = std::byte{0};
-    store16(ip, 2, uint16_t(total));
-    store16(ip, 4, 0);      // identification: never fragmented
-    store16(ip, 6, 0x4000); // don't fragment
-    ip[8] = std::byte{64};
-    ip[9] = std::byte{17};
-    store16(ip, 10, 0);
-    store32(ip, 12, self.ip);
-    store32(ip, 16, to.ip);
-    store16(ip, 10, internet_checksum(ip.subspan(0, ipv4_bytes)));
+    write_ipv4(ip, uint16_t(total), 17, self.ip, to.ip);
     auto u = ip.subspan(ipv4_bytes);
     const auto length = uint16_t(udp_bytes + payload_bytes);
     store16(u, 0, self.udp_port);
@@ -250,6 +266,23 @@ size_t build_udp(std::span<std::byte> out, const local_endpoint& self, const rem
     store16(u, 6, 0);
     uint16_t sum = internet_checksum(u, pseudo_header_sum(self.ip, to.ip, length));
     store16(u, 6, sum == 0 ? 0xffff : sum); // 0 would mean "no checksum"
+    return ethernet_bytes + total;
+}
+
+size_t build_echo(std::span<std::byte> out, const local_endpoint& self, const remote_endpoint& to,
+                  size_t payload_bytes, uint8_t icmp_type) {
+    const size_t total = ipv4_bytes + icmp_header_bytes + payload_bytes;
+    auto ip = ipv4_frame(out, self.mac, to.mac, total);
+    if (ip.empty()) {
+        return 0;
+    }
+    write_ipv4(ip, uint16_t(total), 1, self.ip, to.ip);
+    auto m = ip.subspan(ipv4_bytes);
+    m[0] = std::byte(icmp_type);
+    m[1] = std::byte{0}; // code
+    store16(m, 2, 0);
+    store32(m, 4, 0);    // identifier and sequence
+    store16(m, 2, internet_checksum(m));
     return ethernet_bytes + total;
 }
 

@@ -86,6 +86,12 @@ classification classify(std::span<std::byte> frame, const local_endpoint& self, 
 size_t build_udp(std::span<std::byte> out, const local_endpoint& self, const remote_endpoint& to,
                  size_t payload_bytes);
 
+// Writes an ICMP echo request (type 8; 0 makes it a reply) with `payload_bytes` of data that
+// already sit at out[udp_headers_bytes...] (an echo header is as long as a UDP one), and its
+// checksums. Returns the frame length, or 0 when it does not fit. For probes and tests.
+size_t build_echo(std::span<std::byte> out, const local_endpoint& self, const remote_endpoint& to,
+                  size_t payload_bytes, uint8_t icmp_type = 8);
+
 // The Internet checksum (RFC 1071) of `bytes`, folded from the 32-bit partial sum `sum`.
 uint16_t internet_checksum(std::span<const std::byte> bytes, uint32_t sum = 0);
 

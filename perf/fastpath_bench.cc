@@ -124,20 +124,8 @@ int main(int argc, char** argv) {
     for (long i = 0; i < samples + warmup; ++i) {
         rte_mbuf* m = rte_pktmbuf_alloc(pool);
         auto* d = reinterpret_cast<std::byte*>(rte_pktmbuf_append(m, 50));
-        std::span frame(d, 50);
         std::memset(d, 0, 50);
-        packet::build_udp(frame, link.self(), broker, 8); // headers, then made ICMP below
-        frame[14 + 9] = std::byte{1};
-        frame[14 + 10] = frame[14 + 11] = std::byte{0};
-        const uint16_t ip_sum = packet::internet_checksum(frame.subspan(14, 20));
-        frame[14 + 10] = std::byte(ip_sum >> 8);
-        frame[14 + 11] = std::byte(ip_sum & 0xff);
-        auto icmp = frame.subspan(34);
-        icmp[0] = std::byte{8}; // echo request, code 0
-        icmp[1] = icmp[2] = icmp[3] = std::byte{0};
-        const uint16_t sum = packet::internet_checksum(icmp);
-        icmp[2] = std::byte(sum >> 8);
-        icmp[3] = std::byte(sum & 0xff);
+        packet::build_echo(std::span(d, 50), link.self(), broker, 8);
         const uint64_t before = echo_seen();
         const int64_t t0 = now_ns();
         if (rte_eth_tx_burst(id, 0, &m, 1) != 1) {

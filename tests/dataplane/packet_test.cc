@@ -35,19 +35,10 @@ std::vector<std::byte> arp_request(uint32_t target) {
     return f;
 }
 
-std::vector<std::byte> ping(int icmp_type = 8) {
-    auto f = udp_frame(8 + 4);
-    f[14 + 9] = std::byte{1}; // protocol ICMP
-    f[14 + 10] = f[14 + 11] = std::byte{0};
-    uint16_t ip_sum = internet_checksum(std::span(f).subspan(14, 20));
-    f[14 + 10] = std::byte(ip_sum >> 8);
-    f[14 + 11] = std::byte(ip_sum & 0xff);
-    auto icmp = std::span(f).subspan(34);
-    icmp[0] = std::byte(icmp_type);
-    icmp[1] = icmp[2] = icmp[3] = std::byte{0};
-    uint16_t sum = internet_checksum(icmp);
-    icmp[2] = std::byte(sum >> 8);
-    icmp[3] = std::byte(sum & 0xff);
+std::vector<std::byte> ping(uint8_t icmp_type = 8) {
+    std::vector<std::byte> f(udp_headers_bytes + 4, std::byte{'x'});
+    const local_endpoint from{.mac = peer.mac, .ip = peer.ip};
+    EXPECT_EQ(build_echo(f, from, {.mac = self.mac, .ip = self.ip}, 4, icmp_type), f.size());
     return f;
 }
 

@@ -151,18 +151,9 @@ TEST_F(wire, arp_and_ping_are_answered_by_the_port) {
     EXPECT_EQ(uint8_t(got[0][14 + 13]), 1); // the broker's MAC
     EXPECT_EQ(p.value()->counters().arp_replies, 1u);
 
-    auto ping = datagram("abcd"); // made an ICMP echo request: protocol, checksums, type
-    ping[14 + 9] = std::byte{1};
-    ping[14 + 10] = ping[14 + 11] = std::byte{0};
-    const uint16_t ip_sum = packet::internet_checksum(std::span(ping).subspan(14, 20));
-    ping[14 + 10] = std::byte(ip_sum >> 8);
-    ping[14 + 11] = std::byte(ip_sum & 0xff);
-    auto icmp = std::span(ping).subspan(34);
-    icmp[0] = std::byte{8};
-    icmp[1] = icmp[2] = icmp[3] = std::byte{0};
-    const uint16_t sum = packet::internet_checksum(icmp);
-    icmp[2] = std::byte(sum >> 8);
-    icmp[3] = std::byte(sum & 0xff);
+    std::vector<std::byte> ping(packet::udp_headers_bytes + 4, std::byte{'a'});
+    ASSERT_EQ(packet::build_echo(ping, client, {.mac = broker.mac, .ip = broker.ip}, 4),
+              ping.size());
     client_send(ping);
     p.value()->poll(0, false);
     got = client_receive();
