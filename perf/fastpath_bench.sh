@@ -8,7 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build}
 ninja -C "$build" src/runneld perf/runnel-fastpath-bench >/dev/null
-work=$(mktemp -d /var/tmp/runnel-fastbench.XXXXXX)
+work=$(mktemp -d ${WORKDIR:-/var/tmp}/runnel-fastbench.XXXXXX)
 sock=$work/memif.sock
 "$build/src/runneld" --data-dir "$work/data" --set kafka.listen_port=19093 \
     --set dataplane.enabled=true --set "shards.idle_strategy=${IDLE:-spin}" \

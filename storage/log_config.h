@@ -34,6 +34,7 @@ struct engine_config {
     // batch, above the 1 MB that Kafka clients send at most by default (message.max.bytes).
     uint32_t chunk_count = 6;
     uint32_t flush_deadline_us = 50;   // longest an appended batch waits to be written
+    uint32_t memory_flush_deadline_us = 5000; // the same for topics with ack_after = memory
     uint32_t io_queue_depth = 256;     // io_uring submission queue entries per shard
 };
 

@@ -615,9 +615,15 @@ uint32_t partition_log::poll(uint64_t now_us, bool idle) {
     if (_unwritten_since_us == 0) {
         _unwritten_since_us = now_us;
     }
-    bool due = idle || _closing || seg->sealed ||
+    // No ack of a memory-level topic waits for its write: writing it when the shard is idle
+    // would only put the submission (tens of microseconds in the kernel) in front of the next
+    // request. Such writes wait for a full chunk or their own, longer deadline.
+    const bool acks_wait = _opts.log.ack != ack_after::memory;
+    const uint32_t deadline_us =
+      acks_wait ? _opts.engine.flush_deadline_us : _opts.engine.memory_flush_deadline_us;
+    bool due = (idle && acks_wait) || _closing || seg->sealed ||
                seg->size - seg->written >= _opts.engine.chunk_bytes ||
-               now_us - _unwritten_since_us >= _opts.engine.flush_deadline_us;
+               now_us - _unwritten_since_us >= deadline_us;
     if (!due) {
         return work;
     }

@@ -153,6 +153,10 @@ std::vector<key_spec> build_key_specs() {
                  .help = "longest an appended batch waits before its write is submitted",
                  .range = {.min = 0, .max = 1'000'000},
                  RUNNEL_INT_FIELD(storage.flush_deadline_us)});
+    k.push_back({.name = "storage.memory_flush_deadline_us",
+                 .help = "the same for topics with ack_after = memory (no ack waits for it)",
+                 .range = {.min = 0, .max = 1'000'000},
+                 RUNNEL_INT_FIELD(storage.memory_flush_deadline_us)});
     k.push_back({.name = "storage.io_queue_depth", .help = "io_uring submission entries per shard",
                  .range = {.min = 16, .max = 4096, .power_of_two = true},
                  RUNNEL_INT_FIELD(storage.io_queue_depth)});

@@ -21,6 +21,7 @@ inline partition_log::options small_options(std::string dir = "/data/t-0") {
     o.engine.chunk_bytes = 16 << 10;
     o.engine.chunk_count = 4;
     o.engine.flush_deadline_us = 0;
+    o.engine.memory_flush_deadline_us = 0;
     return o;
 }
 

@@ -86,6 +86,23 @@ TEST_F(fixture, waiter_fires_only_at_the_ack_level) {
     }
 }
 
+TEST_F(fixture, memory_level_writes_wait_for_their_deadline_not_for_idle) {
+    opts.log.ack = ack_after::memory;
+    opts.engine.memory_flush_deadline_us = 100;
+    open();
+    counting_waiter w;
+    ASSERT_TRUE(h.log->append(make_batch(2), epoch0, now, &w).ok());
+    EXPECT_EQ(h.log->poll(10, true), 1u) << "the ack fires";
+    EXPECT_EQ(w.fired, 1);
+    EXPECT_EQ(h.log->poll(20, true), 0u) << "idle, but no write yet";
+    EXPECT_EQ(h.log->poll(109, true), 0u);
+    EXPECT_EQ(disk.flush(), 0u);
+    EXPECT_EQ(h.log->poll(110, false), 1u) << "the deadline passed";
+    EXPECT_EQ(disk.flush(), 1u);
+    h.drain();
+    EXPECT_EQ(h.log->written_end(), model::offset(2));
+}
+
 TEST_F(fixture, invalid_batch_is_refused_and_nothing_moves) {
     open();
     append(make_batch(2));
