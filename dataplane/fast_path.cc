@@ -144,17 +144,25 @@ void fields(IO& io, M& m) {
         io.uint(m.to_offset);
     } else if constexpr (std::is_same_v<T, heartbeat> || std::is_same_v<T, unsubscribe>) {
         io.uint(m.subscription);
-    } else {
-        static_assert(std::is_same_v<T, error>);
+    } else if constexpr (std::is_same_v<T, error>) {
         io.code(m.error);
         io.uint(m.version_min);
         io.uint(m.version_max);
+    } else if constexpr (std::is_same_v<T, init_producer>) {
+        (void)io; // no body
+    } else {
+        static_assert(std::is_same_v<T, init_producer_answer>);
+        io.code(m.error);
+        io.skip(2);
+        io.uint(m.producer_epoch);
+        io.skip(2);
+        io.uint(m.producer_id);
     }
 }
 
 // The variant alternative for a wire type (types are numbered from 1 in variant order).
 constexpr size_t type_count = std::variant_size_v<message>;
-static_assert(type_count == size_t(type::error));
+static_assert(type_count == size_t(type::init_producer_answer));
 
 template <size_t I = 0>
 bool decode_body(uint8_t t, in& body, message& m) {

@@ -31,6 +31,8 @@ enum class type : uint8_t {
     heartbeat = 10,
     unsubscribe = 11,
     error = 12,
+    init_producer = 13,
+    init_producer_answer = 14,
 };
 
 enum class error_code : uint16_t {
@@ -109,8 +111,17 @@ struct error {
     uint8_t version_max = version;
 };
 
+// A producer id and epoch of the broker's, for idempotent produces (Kafka's InitProducerId).
+struct init_producer {};
+struct init_producer_answer {
+    error_code error = error_code::none;
+    int16_t producer_epoch = 0;
+    int64_t producer_id = -1;
+};
+
 using message = std::variant<resolve, resolve_answer, produce, ack, subscribe, subscribe_answer,
-                             push, credit, range, heartbeat, unsubscribe, error>;
+                             push, credit, range, heartbeat, unsubscribe, error, init_producer,
+                             init_producer_answer>;
 
 struct frame {
     uint64_t request_id = 0;

@@ -41,6 +41,11 @@ void service::on_datagram(std::span<const std::byte> payload, const packet::remo
                  : message(resolve_answer{error_code::unknown_topic}));
         return;
     }
+    if (std::holds_alternative<init_producer>(f->body)) {
+        // A retransmitted request gets a second id; the first one is simply never used.
+        answer(p, from, id, init_producer_answer{error_code::none, 0, _log.new_producer_id()});
+        return;
+    }
     if (const auto* r = std::get_if<produce>(&f->body)) {
         // The answer may come from a later duty cycle: `from` and `p` are captured by value and
         // by pointer (the port outlives the service).
@@ -56,7 +61,8 @@ void service::on_datagram(std::span<const std::byte> payload, const packet::remo
         on_subscription_request(f.value(), from, p);
         return;
     }
-    // Answers (resolve_answer, ack, subscribe_answer, push, error) are not requests.
+    // Answers (resolve_answer, ack, subscribe_answer, push, error, init_producer_answer) are not
+    // requests.
     ++_counters.malformed[size_t(decode_errc::unknown_type)];
     answer(p, from, id, error{error_code::unknown_type});
 }

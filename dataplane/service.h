@@ -41,6 +41,8 @@ public:
     };
     virtual ~log_service() = default;
     virtual std::optional<topic> resolve(std::string_view name) = 0;
+    // A new producer id (epoch 0) for an idempotent producer, as InitProducerId gives one.
+    virtual int64_t new_producer_id() = 0;
     // `batch` is valid during the call only; `done` runs once, now or from a later duty cycle
     // of the same shard, when the batch reached its topic's ack level (or failed).
     virtual void produce(uint32_t topic_handle, uint32_t partition,

@@ -411,7 +411,7 @@ bool broker::init_producer_id(kafka_request& r) {
         res.producer_id = msg->producer_id;
         res.producer_epoch = int16_t(msg->producer_epoch + 1);
     } else {
-        res.producer_id = _next_producer_id++;
+        res.producer_id = new_producer_id();
         res.producer_epoch = 0;
     }
     encode(r.response, res, r.api_version);

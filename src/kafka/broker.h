@@ -87,6 +87,8 @@ public:
         int32_t partition_count = 0;
     };
     std::optional<topic_handle> resolve_topic(std::string_view name);
+    // A producer id no other producer has had (InitProducerId for either path).
+    int64_t new_producer_id() { return _next_producer_id++; }
     // Appends one batch (copied) as a Kafka producer with acks=-1 would: the same idempotence
     // state, log and ack level; `done` gets the partition's answer (error code, base offset).
     void fast_produce(uint32_t handle, int32_t partition, std::span<const std::byte> batch,

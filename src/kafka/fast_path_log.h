@@ -16,6 +16,7 @@ class fast_path_log final : public dataplane::log_service {
 public:
     explicit fast_path_log(broker& b) : _broker(b) {}
     std::optional<topic> resolve(std::string_view name) override;
+    int64_t new_producer_id() override { return _broker.new_producer_id(); }
     void produce(uint32_t topic_handle, uint32_t partition, std::span<const std::byte> batch,
                  std::function<void(produced)> done) override;
     extent visible(uint32_t topic_handle, uint32_t partition, uint8_t visibility) override;

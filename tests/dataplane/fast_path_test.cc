@@ -39,7 +39,9 @@ std::vector<message> every_type() {
             range{9, 10, 20},
             heartbeat{9},
             unsubscribe{9},
-            error{error_code::unsupported_version, 1, 1}};
+            error{error_code::unsupported_version, 1, 1},
+            init_producer{},
+            init_producer_answer{error_code::none, 3, 0x0123456789abcdef}};
 }
 
 } // namespace
@@ -60,6 +62,15 @@ TEST(fast_path, ack_and_resolve_layouts) {
                      0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})); // last offset -1
     EXPECT_EQ(encoded({.request_id = 2, .body = resolve{"ab"}}),
               bytes({0x52, 0x4e, 1, 1, 0, 0, 4, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2, 0, 'a', 'b'}));
+}
+
+TEST(fast_path, init_producer_layouts) {
+    EXPECT_EQ(encoded({.request_id = 3, .body = init_producer{}}),
+              bytes({0x52, 0x4e, 1, 13, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0}));
+    EXPECT_EQ(encoded({.request_id = 3, .body = init_producer_answer{error_code::none, 2, 0x0102}}),
+              bytes({0x52, 0x4e, 1, 14, 0, 0, 16, 0, 3, 0, 0, 0, 0, 0, 0, 0,
+                     0, 0, 0, 0, 2, 0, 0, 0,                 // error, reserved, epoch, reserved
+                     2, 1, 0, 0, 0, 0, 0, 0}));              // producer id
 }
 
 TEST(fast_path, every_type_round_trips) {
@@ -90,7 +101,7 @@ TEST(fast_path, malformed_frames_are_refused_precisely) {
     auto v2 = decode(with(2, 2));
     EXPECT_EQ(v2.error().errc, decode_errc::unsupported_version);
     EXPECT_EQ(v2.error().request_id, 5u); // so the sender can be told which versions exist
-    EXPECT_EQ(decode(with(3, 13)).error().errc, decode_errc::unknown_type);
+    EXPECT_EQ(decode(with(3, 15)).error().errc, decode_errc::unknown_type);
     EXPECT_EQ(decode(with(3, 0)).error().errc, decode_errc::unknown_type);
     EXPECT_EQ(decode(with(4, 1)).error().errc, decode_errc::bad_flags);
     EXPECT_EQ(decode(with(6, 17)).error().errc, decode_errc::bad_length);

@@ -170,6 +170,8 @@ namespace {
 struct fake_log final : log_service {
     std::vector<std::vector<std::byte>> batches;
     std::vector<std::function<void()>> later;
+    int64_t next_producer_id = 1000;
+    int64_t new_producer_id() override { return next_producer_id++; }
     std::optional<topic> resolve(std::string_view name) override {
         if (name == "orders") {
             return topic{.handle = 3, .partition_count = 2};
@@ -262,8 +264,10 @@ TEST_F(wire, the_service_answers_resolve_produce_and_bad_frames) {
     send({.request_id = 3, .body = fast_path::produce{3, 1, batch}});
     send({.request_id = 4, .body = fast_path::produce{3, 7, batch}});
     send({.request_id = 5, .body = fast_path::credit{77, 0, 0}});
+    send({.request_id = 6, .body = fast_path::init_producer{}});
+    send({.request_id = 7, .body = fast_path::init_producer{}});
     auto got = answers();
-    ASSERT_EQ(got.size(), 4u); // the good produce is answered once the log acknowledges it
+    ASSERT_EQ(got.size(), 6u); // the good produce is answered once the log acknowledges it
     EXPECT_EQ(got[0].request_id, 1u);
     EXPECT_EQ(std::get<fast_path::resolve_answer>(got[0].body).topic, 3u);
     EXPECT_EQ(std::get<fast_path::resolve_answer>(got[0].body).partition_count, 2u);
@@ -273,6 +277,10 @@ TEST_F(wire, the_service_answers_resolve_produce_and_bad_frames) {
     EXPECT_EQ(std::get<fast_path::ack>(got[2].body).error, fast_path::error_code::unknown_partition);
     EXPECT_EQ(std::get<fast_path::error>(got[3].body).error,
               fast_path::error_code::unknown_subscription);
+    EXPECT_EQ(got[4].request_id, 6u);
+    EXPECT_EQ(std::get<fast_path::init_producer_answer>(got[4].body).producer_id, 1000);
+    EXPECT_EQ(std::get<fast_path::init_producer_answer>(got[5].body).producer_id, 1001)
+      << "each request gets an id of its own";
     log.flush();
     got = answers();
     ASSERT_EQ(got.size(), 1u);
