@@ -25,27 +25,47 @@ void put_bytes(std::vector<std::byte>& out, std::optional<std::string_view> s) {
         return;
     }
     put_varint(out, int64_t(s->size()));
-    for (char c : *s) {
-        out.push_back(std::byte(c));
+    const auto* b = reinterpret_cast<const std::byte*>(s->data());
+    out.insert(out.end(), b, b + s->size());
+}
+
+size_t varint_size(int64_t v) {
+    auto z = (uint64_t(v) << 1) ^ uint64_t(v >> 63);
+    size_t n = 1;
+    for (; z >= 0x80; z >>= 7) {
+        ++n;
     }
+    return n;
+}
+
+size_t bytes_size(std::optional<std::string_view> s) {
+    return s ? varint_size(int64_t(s->size())) + s->size() : varint_size(-1);
 }
 
 } // namespace
 
 std::vector<std::byte> build_batch(std::span<const record_spec> records, batch_spec spec) {
+    std::vector<std::byte> out;
+    build_batch(out, records, spec);
+    return out;
+}
+
+void build_batch(std::vector<std::byte>& out, std::span<const record_spec> records,
+                 batch_spec spec) {
     using detail::store_be;
-    std::vector<std::byte> out(batch::header_bytes);
+    out.resize(batch::header_bytes);
     int64_t max_delta = 0;
     for (size_t i = 0; i < records.size(); ++i) {
-        std::vector<std::byte> body;
-        body.push_back(std::byte(0)); // attributes
-        put_varint(body, records[i].timestamp_delta);
-        put_varint(body, int64_t(i));
-        put_bytes(body, records[i].key);
-        put_bytes(body, records[i].value);
-        put_varint(body, 0); // headers
-        put_varint(out, int64_t(body.size()));
-        out.insert(out.end(), body.begin(), body.end());
+        const size_t body = 1 + varint_size(records[i].timestamp_delta) +
+                            varint_size(int64_t(i)) + bytes_size(records[i].key) +
+                            bytes_size(records[i].value) + 1;
+        put_varint(out, int64_t(body));
+        out.push_back(std::byte(0)); // attributes
+        put_varint(out, records[i].timestamp_delta);
+        put_varint(out, int64_t(i));
+        put_bytes(out, records[i].key);
+        put_bytes(out, records[i].value);
+        put_varint(out, 0); // headers
         max_delta = std::max(max_delta, records[i].timestamp_delta);
     }
     std::byte* p = out.data();
@@ -63,7 +83,6 @@ std::vector<std::byte> build_batch(std::span<const record_spec> records, batch_s
     store_be<int32_t>(p + batch::record_count_at, int32_t(records.size()));
     auto covered = std::span<const std::byte>(out).subspan(batch::attributes_at);
     store_be<uint32_t>(p + batch::crc_at, crc32c(covered));
-    return out;
 }
 
 } // namespace runnel::storage

@@ -1,5 +1,5 @@
-// Builds Kafka RecordBatch v2 bytes as a producer does (uncompressed records, CRC32C), for tests,
-// benchmarks and the storage test driver. Control path: allocates.
+// Builds Kafka RecordBatch v2 bytes as a producer does (uncompressed records, CRC32C), for
+// librunnel's producer, tests, benchmarks and the storage test driver.
 #pragma once
 
 #include "base/named_type.h"
@@ -26,5 +26,8 @@ struct batch_spec {
 };
 
 std::vector<std::byte> build_batch(std::span<const record_spec> records, batch_spec spec = {});
+// The same into `out` (replacing its contents; allocates only when it needs more capacity).
+void build_batch(std::vector<std::byte>& out, std::span<const record_spec> records,
+                 batch_spec spec = {});
 
 } // namespace runnel::storage
