@@ -1,0 +1,290 @@
+// librunnel's client against a broker played by the test: every datagram the client sends is
+// decoded here, and the test decides what comes back (answers, losses, errors, pushes).
+#include "dataplane/client/client.h"
+#include "storage/record_batch.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <thread>
+
+namespace runnel::client {
+namespace {
+
+namespace fp = dataplane::fast_path;
+
+struct scripted final : transport {
+    std::deque<std::vector<std::byte>>* sent;
+    std::deque<std::vector<std::byte>>* inbox;
+    bool accept = true;
+    scripted(std::deque<std::vector<std::byte>>* s, std::deque<std::vector<std::byte>>* i)
+        : sent(s), inbox(i) {}
+    bool send(std::span<const std::byte> d) override {
+        sent->emplace_back(d.begin(), d.end());
+        return accept;
+    }
+    uint32_t receive(sink on, void* ctx) override {
+        uint32_t n = 0;
+        while (!inbox->empty()) {
+            auto d = std::move(inbox->front());
+            inbox->pop_front();
+            on(ctx, d);
+            ++n;
+        }
+        return n;
+    }
+    size_t datagram_max() const override { return 1472; }
+};
+
+struct librunnel : ::testing::Test {
+    std::deque<std::vector<std::byte>> sent;
+    std::deque<std::vector<std::byte>> inbox;
+    std::unique_ptr<client> c;
+    topic orders{.handle = 3, .partition_count = 2};
+    std::vector<delivery> deliveries;
+    std::vector<int> order; // which produce each delivery belongs to
+
+    void TearDown() override { c.reset(); } // its completions write to the members below
+
+    void make(client_options o = {.retransmit_us = 1'000'000, .timeout_ms = 60'000}) {
+        c = std::make_unique<client>(std::make_unique<scripted>(&sent, &inbox), o);
+    }
+    void answer(uint64_t request_id, const fp::message& m) {
+        std::vector<std::byte> b(2048);
+        b.resize(fp::encode(b, {.request_id = request_id, .body = m}));
+        inbox.push_back(b);
+    }
+    fp::frame take() {
+        EXPECT_FALSE(sent.empty());
+        keep = sent.front();
+        sent.pop_front();
+        auto f = fp::decode(keep);
+        EXPECT_TRUE(f.ok());
+        return f.value();
+    }
+    // Produces value `i` to partition 0; the first produce of a partition asks for a producer
+    // id, answered here (id 500 + the number asked so far).
+    status produce(int i) {
+        char v[16];
+        const int n = std::snprintf(v, sizeof v, "v%d", i);
+        const record r{.value = std::string_view(v, size_t(n))};
+        if (ids_given == 0 || need_id) {
+            // produce() waits for the id: answer it before the call polls.
+            answer(next_control++, fp::init_producer_answer{fp::error_code::none, 0,
+                                                           500 + ids_given++});
+            need_id = false;
+        }
+        return c->produce(orders, 0, std::span(&r, 1), [this, i](const delivery& d) {
+            deliveries.push_back(d);
+            order.push_back(i);
+        });
+    }
+    std::vector<std::byte> keep;
+    uint64_t next_control = 1;
+    int64_t ids_given = 0;
+    bool need_id = false;
+};
+
+// What a produce frame carries: request id, producer id, sequence, value.
+struct sent_batch {
+    uint64_t request_id;
+    int64_t producer_id;
+    int32_t sequence;
+};
+sent_batch read_produce(const fp::frame& f) {
+    const auto& p = std::get<fp::produce>(f.body);
+    const auto h = storage::batch::read_header(p.batch);
+    EXPECT_TRUE(storage::batch::validate(p.batch).ok());
+    return {f.request_id, h.producer_id(), h.base_sequence};
+}
+
+TEST_F(librunnel, produce_gets_an_id_then_numbers_its_batches_within_the_window) {
+    make();
+    ASSERT_EQ(produce(0), status::ok);
+    EXPECT_TRUE(std::holds_alternative<fp::init_producer>(take().body));
+    std::vector<sent_batch> batches{read_produce(take())};
+    for (int i = 1; i < 5; ++i) {
+        ASSERT_EQ(produce(i), status::ok);
+        batches.push_back(read_produce(take()));
+    }
+    EXPECT_EQ(produce(5), status::would_block) << "five unacknowledged at most";
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_EQ(batches[size_t(i)].producer_id, 500);
+        EXPECT_EQ(batches[size_t(i)].sequence, i);
+    }
+    // Acks out of order (one lost, then answered on the retransmit): each fires once.
+    answer(batches[1].request_id, fp::ack{fp::error_code::none, 11, 11});
+    answer(batches[0].request_id, fp::ack{fp::error_code::none, 10, 10});
+    answer(batches[0].request_id, fp::ack{fp::error_code::none, 10, 10}); // a duplicate
+    c->poll();
+    ASSERT_EQ(deliveries.size(), 2u);
+    EXPECT_EQ(order, (std::vector<int>{1, 0}));
+    EXPECT_EQ(deliveries[1].base_offset, 10);
+    EXPECT_EQ(c->stats().stale_answers, 1u);
+    EXPECT_EQ(c->in_flight(), 3u);
+    ASSERT_EQ(produce(5), status::ok) << "room again";
+    EXPECT_EQ(read_produce(take()).sequence, 5);
+}
+
+TEST_F(librunnel, unanswered_batches_are_resent_unchanged_and_time_out_under_a_new_id) {
+    make({.retransmit_us = 1000, .timeout_ms = 50});
+    ASSERT_EQ(produce(0), status::ok);
+    take(); // init_producer
+    const auto first = take();
+    const auto bytes = keep;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    c->poll();
+    ASSERT_FALSE(sent.empty());
+    take();
+    EXPECT_EQ(keep, bytes) << "a retransmit is the same datagram";
+    EXPECT_GE(c->stats().retransmits, 1u);
+    // Broker says "an earlier batch is missing" or "overloaded": still just resent later.
+    answer(first.request_id, fp::ack{fp::error_code::overloaded});
+    c->poll();
+    EXPECT_TRUE(deliveries.empty());
+    std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    c->poll();
+    ASSERT_EQ(deliveries.size(), 1u);
+    EXPECT_EQ(deliveries[0].error, status::timed_out);
+    EXPECT_EQ(c->in_flight(), 0u);
+    sent.clear();
+    need_id = true;
+    ASSERT_EQ(produce(1), status::ok);
+    EXPECT_TRUE(std::holds_alternative<fp::init_producer>(take().body)) << "a new producer id";
+    const auto again = read_produce(take());
+    EXPECT_EQ(again.producer_id, 501);
+    EXPECT_EQ(again.sequence, 0);
+}
+
+TEST_F(librunnel, a_batch_that_fails_for_good_fails_the_later_ones_and_its_sequence_is_reused) {
+    make();
+    std::vector<sent_batch> b;
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(produce(i), status::ok);
+        if (i == 0) {
+            take();
+        }
+        b.push_back(read_produce(take()));
+    }
+    answer(b[0].request_id, fp::ack{fp::error_code::none, 0, 0});
+    answer(b[1].request_id, fp::ack{fp::error_code::storage_error});
+    c->poll();
+    ASSERT_EQ(deliveries.size(), 3u);
+    EXPECT_EQ(deliveries[0].error, status::ok);
+    EXPECT_EQ(deliveries[1].error, status(uint16_t(fp::error_code::storage_error)));
+    EXPECT_EQ(deliveries[2].error, status(uint16_t(fp::error_code::storage_error)))
+      << "batch 2 cannot be appended without batch 1";
+    ASSERT_EQ(produce(3), status::ok);
+    const auto next = read_produce(take());
+    EXPECT_EQ(next.sequence, 1) << "the failed sequence is used again";
+    EXPECT_EQ(next.producer_id, 500);
+}
+
+TEST_F(librunnel, a_fenced_producer_fails_everything_in_flight) {
+    make();
+    ASSERT_EQ(produce(0), status::ok);
+    take();
+    const auto b0 = read_produce(take());
+    ASSERT_EQ(produce(1), status::ok);
+    take();
+    answer(b0.request_id, fp::ack{fp::error_code::invalid_producer_epoch});
+    c->poll();
+    ASSERT_EQ(deliveries.size(), 2u);
+    EXPECT_EQ(deliveries[1].error, status(uint16_t(fp::error_code::invalid_producer_epoch)));
+}
+
+TEST_F(librunnel, bad_arguments_and_oversized_batches_are_refused_at_once) {
+    make();
+    const record r{.value = "x"};
+    EXPECT_EQ(c->produce(orders, 2, std::span(&r, 1), nullptr), status::bad_argument);
+    EXPECT_EQ(c->produce(orders, 0, {}, nullptr), status::bad_argument);
+    answer(next_control++, fp::init_producer_answer{fp::error_code::none, 0, 1});
+    const std::string big(2000, 'b');
+    const record huge{.value = big};
+    EXPECT_EQ(c->produce(orders, 0, std::span(&huge, 1), nullptr), status::too_large);
+    EXPECT_EQ(c->in_flight(), 0u);
+}
+
+TEST_F(librunnel, resolve_is_retransmitted_until_answered_and_errors_come_through) {
+    make({.retransmit_us = 100, .timeout_ms = 30});
+    auto r = c->resolve("orders");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error(), status::timed_out);
+    EXPECT_GT(sent.size(), 3u) << "sent again while unanswered";
+    sent.clear();
+    answer(2, fp::resolve_answer{fp::error_code::unknown_topic});
+    r = c->resolve("nosuch");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error(), status(uint16_t(fp::error_code::unknown_topic)));
+    answer(3, fp::resolve_answer{fp::error_code::none, 9, 4});
+    r = c->resolve("orders");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->handle, 9u);
+    EXPECT_EQ(r->partition_count, 4u);
+}
+
+std::vector<std::byte> stored_batch(int64_t base, std::initializer_list<std::string_view> values) {
+    std::vector<storage::record_spec> specs;
+    for (auto v : values) {
+        specs.push_back({.value = v});
+    }
+    auto b = storage::build_batch(specs);
+    storage::batch::set_base_offset(b, model::offset(base));
+    return b;
+}
+
+TEST_F(librunnel, a_subscription_delivers_in_order_asks_for_gaps_and_skips_what_it_has) {
+    make({.retransmit_us = 1, .timeout_ms = 1000});
+    answer(1, fp::subscribe_answer{fp::error_code::none, 77, 10});
+    std::vector<std::pair<int64_t, std::string>> got;
+    auto sub = c->subscribe(orders, 1, {.start_offset = -2}, [&](const record_view& r) {
+        got.emplace_back(r.offset, std::string(reinterpret_cast<const char*>(r.value->data()),
+                                               r.value->size()));
+    });
+    ASSERT_TRUE(sub.ok());
+    EXPECT_EQ(sub.value(), 77u);
+    const auto s = std::get<fp::subscribe>(take().body);
+    EXPECT_EQ(s.partition, 1u);
+    EXPECT_EQ(s.start_offset, -2);
+    sent.clear();
+    const auto b10 = stored_batch(10, {"a", "b"});
+    const auto b12 = stored_batch(12, {"c"});
+    const auto b13 = stored_batch(13, {"d", "e"});
+    answer(0, fp::push{77, b10});
+    answer(0, fp::push{77, b13}); // 12 is missing
+    c->poll();
+    ASSERT_EQ(got.size(), 2u);
+    bool asked = false;
+    bool credited = false;
+    while (!sent.empty()) {
+        const auto f = take();
+        if (const auto* r = std::get_if<fp::range>(&f.body)) {
+            EXPECT_EQ(r->from_offset, 12);
+            EXPECT_EQ(r->to_offset, 13);
+            asked = true;
+        }
+        if (const auto* cr = std::get_if<fp::credit>(&f.body)) {
+            EXPECT_EQ(cr->next_offset, 12);
+            credited = true;
+        }
+    }
+    EXPECT_TRUE(asked);
+    EXPECT_TRUE(credited);
+    answer(0, fp::push{77, b12});
+    answer(0, fp::push{77, b10}); // again: already had
+    answer(0, fp::push{77, b13});
+    c->poll();
+    ASSERT_EQ(got.size(), 5u);
+    for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i].first, int64_t(10 + i));
+    }
+    EXPECT_EQ(got[4].second, "e");
+    EXPECT_EQ(c->next_offset(77), 15);
+    c->unsubscribe(77);
+    EXPECT_EQ(c->next_offset(77), -1);
+}
+
+} // namespace
+} // namespace runnel::client
