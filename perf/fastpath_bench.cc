@@ -9,6 +9,7 @@
 #include "dataplane/fast_path.h"
 #include "dataplane/port.h"
 #include "storage/batch_builder.h"
+#include "storage/record_batch.h"
 
 #include <arpa/inet.h>
 #include <rte_ethdev.h>
@@ -18,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -64,6 +66,8 @@ int main(int argc, char** argv) {
     const uint16_t id = first_port().value();
     std::optional<fast_path::frame> last;
     std::vector<std::byte> last_bytes(4096);
+    // When set, every frame received goes here (with its arrival time) instead of to `last`.
+    std::function<void(const fast_path::frame&, int64_t)> on_frame;
     packet::remote_endpoint broker{.mac = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
                                    .ip = 0xc0000201, .udp_port = 9093};
     auto p = port::create({.port_id = id, .mbufs = 4096, .burst = 8,
@@ -75,7 +79,11 @@ int main(int argc, char** argv) {
                                 std::span(last_bytes).subspan(0, payload.size()));
                               if (f) {
                                   broker.mac = from.mac;
-                                  last = f.value();
+                                  if (on_frame) {
+                                      on_frame(f.value(), now_ns());
+                                  } else {
+                                      last = f.value();
+                                  }
                               }
                           });
     if (!p) {
@@ -183,5 +191,157 @@ int main(int argc, char** argv) {
         const std::string name = std::string("produce→ack, ack_after=") + level;
         report(name.c_str(), lat, floor_p99);
     }
-    return 0;
+
+    // Open loop at `rate` produces per second on bench-memory, each latency from its scheduled
+    // send time (a stall delays the sends behind it, and they count it), with a subscriber on the
+    // same partition: produce→ack and produce→subscriber (the push of the record's batch).
+    // Producers take turns so that one's window of five never holds the schedule back.
+    send({.request_id = ++request, .body = fast_path::resolve{"bench-memory"}});
+    if (!wait_for(request)) {
+        return 1;
+    }
+    const uint32_t memory = std::get<fast_path::resolve_answer>(last->body).topic;
+    const long total = samples + warmup;
+    constexpr int producers = 8;
+    std::vector<std::vector<std::byte>> batches(static_cast<size_t>(total)); // built per run
+    std::vector<int64_t> acked_at(size_t(total), 0);
+    std::vector<int64_t> pushed_at(size_t(total), 0);
+    long acks = 0;
+    for (const long rate : {10'000L, 100'000L}) {
+        std::fill(acked_at.begin(), acked_at.end(), 0);
+        std::fill(pushed_at.begin(), pushed_at.end(), 0);
+        acks = 0;
+        // Each rate starts a fresh stream: producer ids no earlier phase used, the log's end.
+        const int64_t pid_base = (int64_t(1) << 40) + rate;
+        for (long i = 0; i < total; ++i) {
+            const storage::record_spec r{.value = value};
+            storage::build_batch(batches[size_t(i)], std::span(&r, 1),
+                                 {.producer_id = model::producer_id(pid_base + i % producers),
+                                  .producer_epoch = 0, .base_sequence = int32_t(i / producers)});
+        }
+        on_frame = nullptr;
+        send({.request_id = ++request,
+              .body = fast_path::subscribe{memory, 0, -1, 1u << 30, 60'000, 0}});
+        if (!wait_for(request) || !std::holds_alternative<fast_path::subscribe_answer>(last->body)) {
+            std::fprintf(stderr, "no answer to subscribe\n");
+            return 1;
+        }
+        const auto s2 = std::get<fast_path::subscribe_answer>(last->body);
+        const int64_t base_offset = s2.start_offset;
+        on_frame = [&, base_offset](const fast_path::frame& f, int64_t at) {
+            if (const auto* a = std::get_if<fast_path::ack>(&f.body)) {
+                const long i = long(f.request_id) - 1'000'000;
+                if (i >= 0 && i < total && a->error == fast_path::error_code::none &&
+                    acked_at[size_t(i)] == 0) {
+                    acked_at[size_t(i)] = at;
+                    ++acks;
+                }
+            } else if (const auto* pu = std::get_if<fast_path::push>(&f.body)) {
+                if (pu->subscription != s2.subscription) {
+                    return;
+                }
+                const auto h = storage::batch::read_header(pu->batch);
+                const int64_t o = h.base_offset() - base_offset;
+                if (o >= 0 && o < total && pushed_at[size_t(o)] == 0) {
+                    pushed_at[size_t(o)] = at;
+                }
+            }
+        };
+        const int64_t period = 1'000'000'000 / rate;
+        const int64_t start = now_ns() + 1'000'000;
+        for (long i = 0; i < total; ++i) {
+            const int64_t due = start + i * period;
+            while (now_ns() < due) {
+                link.poll(0, false);
+            }
+            link.send(broker, [&](std::span<std::byte> room) {
+                return fast_path::encode(room, {.request_id = uint64_t(1'000'000 + i),
+                                                .body = fast_path::produce{memory, 0,
+                                                                           batches[size_t(i)]}});
+            });
+        }
+        for (const int64_t until = now_ns() + 2'000'000'000; acks < total && now_ns() < until;) {
+            link.poll(0, false);
+        }
+        // The pushes arrive in offset order; the offsets follow the sends (one link, in order).
+        std::vector<int64_t> ack_lat;
+        std::vector<int64_t> push_lat;
+        long missing = 0;
+        const long pushed = long(std::count_if(pushed_at.begin(), pushed_at.end(),
+                                               [](int64_t t) { return t != 0; }));
+        for (long i = warmup; i < total; ++i) {
+            const int64_t due = start + i * period;
+            if (acked_at[size_t(i)] == 0 || pushed_at[size_t(i)] == 0) {
+                ++missing;
+                continue;
+            }
+            ack_lat.push_back(acked_at[size_t(i)] - due);
+            push_lat.push_back(pushed_at[size_t(i)] - due);
+        }
+        send({.request_id = ++request, .body = fast_path::unsubscribe{s2.subscription}});
+        if (missing > 0 || ack_lat.empty()) {
+            std::fprintf(stderr, "open loop at %ld/s: %ld of %ld not acknowledged or pushed "
+                         "(%ld acknowledged, %ld pushed)\n", rate, missing, samples, acks, pushed);
+            continue;
+        }
+        const std::string a = "open loop " + std::to_string(rate / 1000) +
+                              "k/s: produce→ack, memory";
+        const std::string b = "open loop " + std::to_string(rate / 1000) +
+                              "k/s: produce→subscriber, memory";
+        report(a.c_str(), ack_lat, floor_p99);
+        report(b.c_str(), push_lat, floor_p99);
+    }
+    on_frame = nullptr;
+
+    // Pipelined throughput: single-record produces to bench-memory from 16 producers, each with
+    // five unacknowledged (the window idempotence allows), the next one sent as an ack arrives.
+    constexpr int lanes = 16;
+    const long count = std::max(samples * 10, 200'000L);
+    std::vector<std::vector<std::byte>> pipelined(static_cast<size_t>(count));
+    for (long i = 0; i < count; ++i) {
+        const storage::record_spec r{.value = value};
+        storage::build_batch(pipelined[size_t(i)], std::span(&r, 1),
+                             {.producer_id = model::producer_id((int64_t(2) << 40) + i % lanes),
+                              .producer_epoch = 0, .base_sequence = int32_t(i / lanes)});
+    }
+    long next = 0;
+    long done = 0;
+    long refused = 0;
+    auto send_batch = [&](long i) {
+        link.send(broker, [&](std::span<std::byte> room) {
+            return fast_path::encode(room, {.request_id = uint64_t(2'000'000 + i),
+                                            .body = fast_path::produce{memory, 0,
+                                                                       pipelined[size_t(i)]}});
+        });
+    };
+    std::vector<int> in_flight(lanes, 0);
+    on_frame = [&](const fast_path::frame& f, int64_t) {
+        const auto* a = std::get_if<fast_path::ack>(&f.body);
+        if (a == nullptr || f.request_id < 2'000'000) {
+            return;
+        }
+        if (a->error != fast_path::error_code::none) {
+            ++refused; // overloaded or out of order: resent below
+            send_batch(long(f.request_id - 2'000'000));
+            return;
+        }
+        ++done;
+        const long lane = long(f.request_id - 2'000'000) % lanes;
+        --in_flight[size_t(lane)];
+    };
+    const int64_t t0 = now_ns();
+    while (done < count && now_ns() - t0 < 60'000'000'000) {
+        // Keep every lane's window full, in sequence order (lane l sends l, l+16, ...).
+        while (next < count && in_flight[size_t(next % lanes)] < 5) {
+            ++in_flight[size_t(next % lanes)];
+            send_batch(next++);
+        }
+        link.poll(0, false);
+    }
+    const double seconds = double(now_ns() - t0) / 1e9;
+    on_frame = nullptr;
+    std::printf("| pipelined single-record produces, memory, %d producers x 5 in flight | %ld "
+                "acknowledged in %.2f s | %.0f produces/s | %ld answered overloaded or out of "
+                "order and resent |\n", lanes, done, seconds, double(done) / seconds, refused);
+    return done == count ? 0 : 1;
 }
