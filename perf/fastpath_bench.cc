@@ -4,8 +4,11 @@
 //          DPDK path, without the fast-path protocol or the log);
 //   produce→ack for topics bench-memory, bench-write, bench-fsync (runnel.ack.after = the
 //          level; created beforehand), one single-record idempotent batch of 100 bytes at a
-//          time, closed loop.
-// Percentiles (p50, p99, p99.9, max) after a warm-up; pages are touched before measuring.
+//          time, closed loop;
+//   open loop at 10k and 100k produces/s to bench-memory with a subscriber: produce→ack and
+//          produce→subscriber, each from its scheduled send time;
+//   pipelined throughput: 16 producers x 5 single-record batches in flight.
+// Percentiles (p50, p99, p99.9, max) after a warm-up; batches are built before measuring.
 #include "dataplane/fast_path.h"
 #include "dataplane/port.h"
 #include "storage/batch_builder.h"
