@@ -66,8 +66,11 @@ runnel::result<void, std::string> attach_dataplane(runnel::shard& self, storage_
         return runnel::failure(port.error());
     }
     slot.fast_port = std::move(port.value());
+    // The service (subscription pushes, leases) before the port: a produce received by the port
+    // in one duty cycle is acknowledged by the storage step of the next, which runs first, and
+    // only then pushed to subscribers, so that no ack waits behind a push.
+    self.add_pollable(*slot.fast_service);
     self.add_pollable(*slot.fast_port);
-    self.add_pollable(*slot.fast_service); // subscription pushes and leases
     const auto& mac = slot.fast_port->self().mac;
     std::fprintf(stderr,
                  "runneld: shard %u serves the fast path on DPDK port %u (%s, "
