@@ -169,4 +169,18 @@ uint32_t port::flush() {
     return sent;
 }
 
+std::vector<telemetry::counters_file::source> port::counter_sources() const {
+    std::vector<telemetry::counters_file::source> out;
+    const std::string p = "dataplane.port.";
+    for (size_t r = 0; r < packet::drop_reason_count; ++r) {
+        out.push_back({p + "dropped." + std::string(packet::to_string(packet::drop_reason(r))),
+                       &_counters.dropped[r]});
+    }
+    out.push_back({p + "arp_replies", &_counters.arp_replies});
+    out.push_back({p + "icmp_replies", &_counters.icmp_replies});
+    out.push_back({p + "udp_delivered", &_counters.udp_delivered});
+    out.push_back({p + "tx_dropped", &_tx_dropped});
+    return out;
+}
+
 } // namespace runnel::dataplane

@@ -13,6 +13,7 @@
 #include "base/result.h"
 #include "dataplane/packet.h"
 #include "shard/shard.h"
+#include "telemetry/counters_file.h"
 
 #include <cstdint>
 #include <functional>
@@ -64,6 +65,8 @@ public:
               const std::function<size_t(std::span<std::byte>)>& build);
 
     const packet::counters& counters() const { return _counters; }
+    // Every counter by name ("dataplane.port.*"), for the counters file.
+    std::vector<telemetry::counters_file::source> counter_sources() const;
     const packet::local_endpoint& self() const { return _opts.self; }
     uint64_t tx_dropped() const { return _tx_dropped; } // the burst did not take them
 

@@ -266,4 +266,25 @@ void service::answer(port& p, const packet::remote_endpoint& to, uint64_t reques
     ++(sent ? _counters.answers : _counters.answers_not_sent);
 }
 
+std::vector<telemetry::counters_file::source> service::counter_sources() const {
+    static constexpr const char* malformed_names[] = {
+      "too_short", "bad_magic", "unsupported_version", "bad_flags", "bad_length", "unknown_type",
+      "bad_body"};
+    static_assert(std::size(malformed_names) == std::tuple_size_v<decltype(_counters.malformed)>);
+    const std::string p = "dataplane.service.";
+    std::vector<telemetry::counters_file::source> out{
+      {p + "requests", &_counters.requests},
+      {p + "answers", &_counters.answers},
+      {p + "answers_not_sent", &_counters.answers_not_sent},
+      {p + "not_served", &_counters.not_served},
+      {p + "pushes", &_counters.pushes},
+      {p + "pushes_not_sent", &_counters.pushes_not_sent},
+      {p + "leases_expired", &_counters.leases_expired},
+      {p + "batches_too_large", &_counters.batches_too_large}};
+    for (size_t i = 0; i < std::size(malformed_names); ++i) {
+        out.push_back({p + "malformed." + malformed_names[i], &_counters.malformed[i]});
+    }
+    return out;
+}
+
 } // namespace runnel::dataplane

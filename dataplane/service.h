@@ -11,6 +11,7 @@
 #pragma once
 
 #include "dataplane/fast_path.h"
+#include "telemetry/counters_file.h"
 #include "dataplane/packet.h"
 #include "shard/shard.h"
 
@@ -84,6 +85,8 @@ public:
     // Pushes what the subscriptions may have and expires their leases.
     uint32_t poll(uint64_t now_us, bool idle) override;
     const service_counters& counters() const { return _counters; }
+    // Every counter by name ("dataplane.service.*"), for the counters file.
+    std::vector<telemetry::counters_file::source> counter_sources() const;
     size_t subscription_count() const { return _subscriptions.size(); }
 
 private:

@@ -16,6 +16,7 @@
 #include "storage/shard_storage.h"
 #include "storage/topic_store.h"
 #include "storage/uring_io.h"
+#include "telemetry/counters_file.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -35,6 +37,22 @@
 
 namespace {
 
+// Publishes shard 0's counters to <data_dir>/counters (runnel-stat reads it) every 100 ms; a
+// publish is a copy of each value into the mapping, no syscall. Counts as no work.
+struct counters_slot final : runnel::pollable {
+    std::optional<runnel::telemetry::counters_file> file;
+    uint64_t next_us = 0;
+    uint32_t poll(uint64_t now, bool) override {
+        if (now >= next_us) {
+            using namespace std::chrono;
+            file->publish(uint64_t(
+              duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()));
+            next_us = now + 100'000;
+        }
+        return 0;
+    }
+};
+
 // A shard's storage engine, polled by its duty cycle. Created and closed on the shard's thread.
 struct storage_slot final : runnel::pollable {
     std::unique_ptr<runnel::storage::shard_storage> storage;
@@ -44,8 +62,10 @@ struct storage_slot final : runnel::pollable {
     std::unique_ptr<runnel::kafka::fast_path_log> fast_log;
     std::unique_ptr<runnel::dataplane::service> fast_service;
     std::unique_ptr<runnel::dataplane::port> fast_port;
+    std::unique_ptr<counters_slot> counters; // shard 0
     uint32_t poll(uint64_t now, bool idle) override { return storage->poll(now, idle); }
 };
+
 
 // Opens the fast-path port on shard 0 (the EAL was initialised by main) and registers it.
 runnel::result<void, std::string> attach_dataplane(runnel::shard& self, storage_slot& slot,
@@ -158,6 +178,21 @@ void attach_storage(runnel::shard& s, storage_slot& slot, const runnel::broker_c
                 return r;
             }
         }
+        std::vector<runnel::telemetry::counters_file::source> sources;
+        if (slot.fast_port) {
+            sources = slot.fast_port->counter_sources();
+            for (auto& c : slot.fast_service->counter_sources()) {
+                sources.push_back(std::move(c));
+            }
+        }
+        auto counters = runnel::telemetry::counters_file::create(cfg.data_dir + "/counters",
+                                                                 std::move(sources));
+        if (!counters) {
+            return runnel::failure(counters.error());
+        }
+        slot.counters = std::make_unique<counters_slot>();
+        slot.counters->file.emplace(std::move(counters.value()));
+        self.add_pollable(*slot.counters);
         std::fprintf(stderr, "runneld: shard %u serves Kafka on %s:%u\n", self.id()(),
                      cfg.kafka.listen_address.c_str(), unsigned(slot.kafka->port()));
         return {};
@@ -169,6 +204,7 @@ void attach_storage(runnel::shard& s, storage_slot& slot, const runnel::broker_c
         if (slot.fast_log) {
             slot.fast_log->stop();
         }
+        slot.counters.reset(); // before the port and service it reads
         slot.fast_port.reset();
         slot.kafka.reset();
         if (slot.storage) {

@@ -6,11 +6,13 @@ duplicated and reordered both ways); every batch is acknowledged once, at contig
 then reads the same records over the Kafka listener, byte for byte at the acknowledged offsets,
 none twice. The other way: records produced with kcat reach a fast-path subscriber (fsync
 visibility, lossy too), every one at its offset with its value.
-Usage: fastpath_test.py RUNNELD RUNNEL_FAST"""
+runnel-stat then shows the broker's counters: the requests served, and no malformed frame.
+Usage: fastpath_test.py RUNNELD RUNNEL_FAST RUNNEL_STAT"""
 import os
 import subprocess
 import sys
 import tempfile
+import time
 
 from runneld import Runneld
 
@@ -19,7 +21,7 @@ SUBSCRIBED = 500
 
 
 def main():
-    runneld, client = sys.argv[1], sys.argv[2]
+    runneld, client, stat = sys.argv[1:4]
     with tempfile.TemporaryDirectory() as work:
         sock = os.path.join(work, "memif.sock")
         settings = ["dataplane.enabled=true",
@@ -70,6 +72,16 @@ def main():
             assert pushed[7][1] == "ks-7"
             print(f"{SUBSCRIBED} records produced with kcat reached the fast-path subscriber, "
                   "in order, each at its offset")
+            time.sleep(0.3)  # counters are published every 100 ms
+            out = subprocess.run([stat, os.path.join(work, "data")], capture_output=True,
+                                 text=True, check=True, timeout=10).stdout
+            counters = dict(line.split() for line in out.splitlines() if not line.startswith("#"))
+            assert int(counters["dataplane.service.requests"]) >= COUNT, out
+            assert int(counters["dataplane.service.pushes"]) >= SUBSCRIBED // 20, out
+            assert int(counters["dataplane.port.udp_delivered"]) >= COUNT, out
+            assert all(v == "0" for k, v in counters.items() if ".malformed." in k), out
+            print(f"runnel-stat: {counters['dataplane.service.requests']} requests, "
+                  f"{counters['dataplane.service.pushes']} pushes, no malformed frame")
             broker.stop()
     print("fast path test passed")
 
