@@ -7,6 +7,7 @@
 #include <rte_mbuf.h>
 
 #include <algorithm>
+#include <cstdio>
 
 namespace runnel::dataplane {
 
@@ -49,17 +50,45 @@ result<std::unique_ptr<port>, std::string> port::create(const port_options& o, h
     const std::string pool = "runnel_pool_" + std::to_string(o.port_id);
     // A per-lcore cache DPDK accepts: at most 512, and small beside the pool.
     const unsigned cache = std::min(256u, o.mbufs / 4);
-    p->_pool = rte_pktmbuf_pool_create(pool.c_str(), o.mbufs, cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+    // Every frame fits one mbuf (chained mbufs are dropped), with room to spare for a VLAN tag
+    // and for drivers that want their whole frame slot in one (af_packet: framesz - 32).
+    const auto data_room = uint16_t(RTE_PKTMBUF_HEADROOM +
+                                    std::max<uint32_t>(RTE_MBUF_DEFAULT_DATAROOM, o.mtu + 274u));
+    p->_pool = rte_pktmbuf_pool_create(pool.c_str(), o.mbufs, cache, 0, data_room,
                                        int(rte_socket_id()));
     if (p->_pool == nullptr) {
         return failure(dpdk_error("mbuf pool of " + std::to_string(o.mbufs), rte_errno));
     }
-    rte_eth_conf conf{};
     const std::string where = "port " + std::to_string(o.port_id);
+    rte_eth_conf conf{};
     if (int rc = rte_eth_dev_configure(o.port_id, 1, 1, &conf); rc != 0) {
         return failure(dpdk_error(where + " configure", rc));
     }
     p->_configured = true;
+    // Set after configure, where the driver says it can: virtual devices (af_packet, memif)
+    // report 1500 as their most yet carry what their frame size (framesz, bsize) allows, and for
+    // them the configured MTU only sizes what this port sends and receives.
+    if (o.mtu != RTE_ETHER_MTU) {
+        rte_eth_dev_info info{};
+        if (int rc = rte_eth_dev_info_get(o.port_id, &info); rc != 0) {
+            return failure(dpdk_error(where + " info", rc));
+        }
+        if (o.mtu + 18u <= info.max_rx_pktlen && o.mtu <= info.max_mtu) {
+            if (int rc = rte_eth_dev_set_mtu(o.port_id, o.mtu); rc != 0) {
+                return failure(dpdk_error(where + " (" + info.driver_name + ") MTU " +
+                                            std::to_string(o.mtu),
+                                          rc));
+            }
+        } else {
+            std::fprintf(stderr,
+                         "dataplane: %s (%s) reports an MTU of at most %u; using %u as "
+                         "configured: the device must carry such frames (af_packet: framesz, "
+                         "memif: bsize)\n",
+                         where.c_str(), info.driver_name,
+                         unsigned(std::min<uint32_t>(info.max_mtu, info.max_rx_pktlen - 18)),
+                         unsigned(o.mtu));
+        }
+    }
     const auto socket = unsigned(rte_eth_dev_socket_id(o.port_id));
     if (int rc = rte_eth_rx_queue_setup(o.port_id, 0, o.rx_ring, socket, nullptr, p->_pool);
         rc != 0) {
@@ -134,7 +163,8 @@ bool port::send(const packet::remote_endpoint& to,
     if (m == nullptr) {
         return false;
     }
-    std::span room(rte_pktmbuf_mtod(m, std::byte*), rte_pktmbuf_tailroom(m));
+    std::span room(rte_pktmbuf_mtod(m, std::byte*),
+                   std::min<size_t>(rte_pktmbuf_tailroom(m), size_t(_opts.mtu) + 14));
     const size_t n = build(room.subspan(packet::udp_headers_bytes));
     const size_t length = n == 0 ? 0 : packet::build_udp(room, _opts.self, to, n);
     if (length == 0) {

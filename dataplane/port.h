@@ -41,6 +41,7 @@ struct port_options {
     uint16_t rx_ring = 512;
     uint16_t tx_ring = 512;
     uint16_t burst = 32;
+    uint16_t mtu = 1500;        // IP MTU: frames up to mtu + 14 bytes, in one mbuf each
     packet::local_endpoint self; // a zero MAC: the port's own
 };
 

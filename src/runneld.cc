@@ -78,6 +78,7 @@ runnel::result<void, std::string> attach_dataplane(runnel::shard& self, storage_
     auto port = runnel::dataplane::port::create(
       {.port_id = port_id,
        .mbufs = cfg.mbufs,
+       .mtu = uint16_t(cfg.mtu),
        .self = {.ip = ntohl(ip.s_addr), .udp_port = uint16_t(cfg.udp_port)}},
       [svc = slot.fast_service.get()](auto payload, const auto& from, auto& p) {
           svc->on_datagram(payload, from, p);

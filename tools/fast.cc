@@ -11,6 +11,8 @@
 // TRANSPORT is one of
 //   --udp BROKER_IP[:PORT]                        a kernel UDP socket (port default 9093)
 //   --dpdk "EAL ARGS" SELF_IP BROKER_IP[:PORT]    a DPDK port, e.g. a memif client
+// followed by --mtu N for an IP MTU other than 1500 (jumbo frames: records up to about N - 120
+// bytes; the broker's dataplane.mtu must allow them too).
 // --lossy SEED drops, duplicates and reorders about a tenth of the datagrams each way (seeded),
 // to show that no record is lost or doubled.
 #include "dataplane/client/client.h"
@@ -194,9 +196,14 @@ int main(int argc, char** argv) {
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     size_t i = 0;
     result<std::unique_ptr<client::transport>, std::string> t = failure(std::string("no transport"));
+    const size_t mtu_at = a.size() >= 4 && a[0] == "--dpdk" ? 4 : 2;
+    const uint16_t mtu = a.size() > mtu_at + 1 && a[mtu_at] == "--mtu"
+                           ? uint16_t(std::atoi(a[mtu_at + 1].c_str()))
+                           : 1500;
     if (a.size() >= 2 && a[0] == "--udp") {
         const auto [host, port] = host_port(a[1]);
-        t = client::open_udp({.broker_address = host, .broker_port = port});
+        t = client::open_udp({.broker_address = host, .broker_port = port,
+                              .datagram_max = size_t(mtu) - 28});
         i = 2;
     } else if (a.size() >= 4 && a[0] == "--dpdk") {
         std::vector<std::string> eal;
@@ -206,7 +213,7 @@ int main(int argc, char** argv) {
         }
         const auto [host, port] = host_port(a[3]);
         t = client::open_dpdk({.eal_args = eal, .self_address = a[2], .broker_address = host,
-                               .broker_port = port});
+                               .broker_port = port, .mtu = mtu});
         i = 4;
     } else {
         return usage();
@@ -214,6 +221,9 @@ int main(int argc, char** argv) {
     if (!t) {
         std::fprintf(stderr, "runnel-fast: %s\n", t.error().c_str());
         return 1;
+    }
+    if (i < a.size() && a[i] == "--mtu") {
+        i += 2;
     }
     std::unique_ptr<client::transport> transport = std::move(t.value());
     if (i + 1 < a.size() && a[i] == "--lossy") {

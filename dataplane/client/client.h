@@ -76,6 +76,7 @@ struct dpdk_options {
     std::string broker_address;
     uint16_t broker_port = 9093;
     uint32_t mbufs = 4096;
+    uint16_t mtu = 1500;           // the port's IP MTU: datagrams up to mtu - 28 bytes
     uint32_t link_wait_ms = 10000; // how long to wait for the link to come up
 };
 // Initialises DPDK's EAL (once per process) and opens its first port.

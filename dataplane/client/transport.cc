@@ -75,7 +75,7 @@ public:
         _port->poll(0, false);
         return _received;
     }
-    size_t datagram_max() const override { return 1472; }
+    size_t datagram_max() const override { return size_t(_mtu) - 28; }
 
     static result<std::unique_ptr<transport>, std::string> open(const dpdk_options& o) {
         auto self = address(o.self_address, o.self_port);
@@ -91,12 +91,13 @@ public:
             return failure(id.error());
         }
         auto t = std::unique_ptr<dpdk_transport>(new dpdk_transport());
+        t->_mtu = o.mtu;
         // Until the broker answers, frames go to the broadcast MAC; its first answer names it.
         t->_broker = {.mac = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
                       .ip = ntohl(broker->sin_addr.s_addr),
                       .udp_port = o.broker_port};
         auto p = dataplane::port::create(
-          {.port_id = id.value(), .mbufs = o.mbufs,
+          {.port_id = id.value(), .mbufs = o.mbufs, .mtu = o.mtu,
            .self = {.ip = ntohl(self->sin_addr.s_addr), .udp_port = o.self_port}},
           [raw = t.get()](std::span<const std::byte> payload,
                           const dataplane::packet::remote_endpoint& from, dataplane::port&) {
@@ -135,6 +136,7 @@ private:
     sink _on = nullptr;
     void* _ctx = nullptr;
     uint32_t _received = 0;
+    uint16_t _mtu = 1500;
 };
 
 } // namespace

@@ -269,6 +269,9 @@ std::vector<key_spec> build_key_specs() {
                  .range = {.min = 1, .max = 65535}, RUNNEL_INT_FIELD(dataplane.udp_port)});
     k.push_back({.name = "dataplane.mbufs", .help = "mbufs in the port's pool",
                  .range = {.min = 1024, .max = 1 << 20}, RUNNEL_INT_FIELD(dataplane.mbufs)});
+    k.push_back({.name = "dataplane.mtu",
+                 .help = "IP MTU of the port, bytes (above 1500: jumbo frames)",
+                 .range = {.min = 576, .max = 9000}, RUNNEL_INT_FIELD(dataplane.mtu)});
     return k;
 }
 

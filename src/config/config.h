@@ -52,6 +52,7 @@ struct dataplane_config {
     std::string ip = "192.0.2.1";              // this port's IPv4 address
     uint32_t udp_port = 9093;                  // the fast-path UDP port
     uint32_t mbufs = 8192;                     // mbuf pool of the port, allocated at start
+    uint32_t mtu = 1500;                       // IP MTU of the port; above 1500: jumbo frames
 };
 
 struct broker_config {

@@ -8,6 +8,7 @@ acknowledged at contiguous offsets, and kcat reads them back over Kafka byte for
 Addresses are from 192.0.2.0/24 and exist only inside the namespaces this test makes.
 Then the same through librunnel's kernel UDP transport: runnel-fast produces and subscribes over
 a seeded lossy link (exactly once both ways), and runnel-fast-produce, the C example, produces.
+The veth runs at MTU 9000 (runneld's dataplane.mtu too): 7000-byte records go in jumbo frames.
 Needs root (ip netns); skipped, with the reason, otherwise.
 Usage: fastpath_netns_test.py RUNNELD RUNNEL_FAST RUNNEL_FAST_PRODUCE"""
 import os
@@ -45,10 +46,10 @@ def setup():
     sh("ip", "-n", NS_BROKER, "addr", "add", "192.0.2.254/32", "dev", "rn-spare-a")
     sh("ip", "-n", NS_BROKER, "link", "set", "rn-spare-a", "up")
     sh("ip", "-n", NS_BROKER, "link", "set", "rn-spare-b", "up")
-    sh("ip", "-n", NS_BROKER, "link", "set", "rn-veth-b", "up")
+    sh("ip", "-n", NS_BROKER, "link", "set", "rn-veth-b", "mtu", "9000", "up")
     sh("ip", "-n", NS_CLIENT, "link", "set", "lo", "up")
     sh("ip", "-n", NS_CLIENT, "addr", "add", "192.0.2.2/24", "dev", "rn-veth-c")
-    sh("ip", "-n", NS_CLIENT, "link", "set", "rn-veth-c", "up")
+    sh("ip", "-n", NS_CLIENT, "link", "set", "rn-veth-c", "mtu", "9000", "up")
     # The client's kernel would leave UDP checksums to an offload the veth never performs;
     # the broker checks them, so compute them in software.
     sh("ip", "netns", "exec", NS_CLIENT, "ethtool", "-K", "rn-veth-c", "tx", "off", check=False)
@@ -197,6 +198,15 @@ def librunnel_over_udp(broker, fast, fast_produce, seed):
     assert len(out.splitlines()) == 200, out
     assert read_back(broker, "cex") == [f"c-{i}" for i in range(200)]
     print("the C example (runnel.h) produced 200 records; kcat reads them back")
+    big = [f"{i:04d}" + chr(ord("a") + i) * 6996 for i in range(20)]
+    in_client([fast, "--udp", "192.0.2.1", "--mtu", "9000", "produce", "jumbo"],
+              stdin="".join(v + "\n" for v in big))
+    assert read_back(broker, "jumbo") == big, "jumbo records did not read back whole"
+    r = subprocess.run(["ip", "netns", "exec", NS_CLIENT, fast, "--udp", "192.0.2.1", "produce",
+                        "jumbo"], input=big[0] + "\n", capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "does not fit one datagram" in r.stderr, r.stderr
+    print("jumbo frames (MTU 9000): 20 records of 7000 bytes read back whole; at MTU 1500 the "
+          "client refuses them: " + r.stderr.strip().splitlines()[-1])
 
 
 def main():
@@ -207,8 +217,9 @@ def main():
     try:
         setup()
         with tempfile.TemporaryDirectory() as work:
-            settings = ["dataplane.enabled=true", "dataplane.vdev=net_af_packet0,iface=rn-veth-b",
-                        "dataplane.ip=192.0.2.1"]
+            settings = ["dataplane.enabled=true",
+                        "dataplane.vdev=net_af_packet0,iface=rn-veth-b,framesz=9216,"
+                        "blocksz=36864", "dataplane.ip=192.0.2.1", "dataplane.mtu=9000"]
             broker = Runneld(runneld, os.path.join(work, "data"), settings,
                              prefix=["ip", "netns", "exec", NS_BROKER])
             with broker:

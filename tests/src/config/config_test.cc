@@ -221,6 +221,8 @@ std::vector<rule_case> rule_cases() {
         {"storage_flush_deadline_us", "storage.flush_deadline_us = 0",
          "storage.flush_deadline_us = 1000001",
          "config: storage.flush_deadline_us = 1000001 is not allowed; use 0..1000000"},
+        {"dataplane_mtu", "dataplane.mtu = 9000", "dataplane.mtu = 9001",
+         "config: dataplane.mtu = 9001 is not allowed; use 576..9000"},
         {"storage_memory_flush_deadline_us", "storage.memory_flush_deadline_us = 0",
          "storage.memory_flush_deadline_us = 1000001",
          "config: storage.memory_flush_deadline_us = 1000001 is not allowed; use 0..1000000"},
