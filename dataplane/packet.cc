@@ -88,11 +88,16 @@ classification arp(std::span<std::byte> f, const local_endpoint& self, counters&
         uint8_t(a[5]) != 4) {
         return dropped(drop_reason::arp_malformed, c);
     }
-    if (load16(a, 6) != 1 || load32(a, 24) != self.ip) { // a request for our address only
+    const uint16_t op = load16(a, 6);
+    if ((op != 1 && op != 2) || load32(a, 24) != self.ip) { // for our address only
         return dropped(drop_reason::arp_not_for_us, c);
     }
     if (bad_source_ip(load32(a, 14), self) || (uint8_t(a[8]) & 1) != 0) {
         return dropped(drop_reason::bad_source, c);
+    }
+    if (op == 2) { // the answer to a request of ours
+        ++c.arp_answers;
+        return {.action = verdict::neighbour, .from = {.mac = load_mac(a, 8), .ip = load32(a, 14)}};
     }
     const mac_address asker = load_mac(a, 8);
     const uint32_t asker_ip = load32(a, 14);
@@ -284,6 +289,26 @@ size_t build_echo(std::span<std::byte> out, const local_endpoint& self, const re
     store32(m, 4, 0);    // identifier and sequence
     store16(m, 2, internet_checksum(m));
     return ethernet_bytes + total;
+}
+
+size_t build_arp_request(std::span<std::byte> out, const local_endpoint& self, uint32_t target_ip) {
+    if (out.size() < ethernet_bytes + arp_bytes) {
+        return 0;
+    }
+    store_mac(out, 0, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff});
+    store_mac(out, 6, self.mac);
+    store16(out, 12, ethertype_arp);
+    auto a = out.subspan(ethernet_bytes);
+    store16(a, 0, 1); // Ethernet
+    store16(a, 2, ethertype_ipv4);
+    a[4] = std::byte{6};
+    a[5] = std::byte{4};
+    store16(a, 6, 1); // request
+    store_mac(a, 8, self.mac);
+    store32(a, 14, self.ip);
+    store_mac(a, 18, {});
+    store32(a, 24, target_ip);
+    return ethernet_bytes + arp_bytes;
 }
 
 } // namespace runnel::dataplane::packet

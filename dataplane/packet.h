@@ -61,12 +61,14 @@ std::string_view to_string(drop_reason r);
 
 struct counters {
     std::array<uint64_t, drop_reason_count> dropped{};
-    uint64_t arp_replies = 0;
+    uint64_t arp_replies = 0;  // our answers to ARP requests
+    uint64_t arp_answers = 0;  // answers to our ARP requests (neighbours learnt)
     uint64_t icmp_replies = 0;
     uint64_t udp_delivered = 0;
 };
 
-enum class verdict : uint8_t { deliver, reply, drop };
+// neighbour: an ARP reply to this port; `from` holds the sender's MAC and IPv4 address.
+enum class verdict : uint8_t { deliver, reply, neighbour, drop };
 
 struct classification {
     verdict action = verdict::drop;
@@ -85,6 +87,10 @@ classification classify(std::span<std::byte> frame, const local_endpoint& self, 
 // small or the datagram too large for IPv4.
 size_t build_udp(std::span<std::byte> out, const local_endpoint& self, const remote_endpoint& to,
                  size_t payload_bytes);
+
+// Writes a broadcast ARP request asking for `target_ip`'s MAC; its length (42), or 0 when `out`
+// is too small.
+size_t build_arp_request(std::span<std::byte> out, const local_endpoint& self, uint32_t target_ip);
 
 // Writes an ICMP echo request (type 8; 0 makes it a reply) with `payload_bytes` of data that
 // already sit at out[udp_headers_bytes...] (an echo header is as long as a UDP one), and its

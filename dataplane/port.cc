@@ -150,11 +150,54 @@ uint32_t port::poll(uint64_t, bool) {
             _handler(c.payload, c.from, *this);
             rte_pktmbuf_free(m);
             break;
+        case packet::verdict::neighbour:
+            learn(c.from.ip, c.from.mac);
+            rte_pktmbuf_free(m);
+            break;
         case packet::verdict::drop: rte_pktmbuf_free(m); break;
         }
     }
     _in_poll = false;
     return n + flush();
+}
+
+void port::learn(uint32_t ip, const packet::mac_address& mac) {
+    for (auto& [known, m] : _neighbours) {
+        if (known == ip) {
+            m = mac;
+            return;
+        }
+    }
+    if (_neighbours.size() == 16) {
+        _neighbours.erase(_neighbours.begin()); // the oldest goes
+    }
+    _neighbours.emplace_back(ip, mac);
+}
+
+std::optional<packet::mac_address> port::neighbour(uint32_t ip) const {
+    for (const auto& [known, mac] : _neighbours) {
+        if (known == ip) {
+            return mac;
+        }
+    }
+    return std::nullopt;
+}
+
+bool port::request_neighbour(uint32_t ip) {
+    rte_mbuf* m = rte_pktmbuf_alloc(_pool);
+    if (m == nullptr) {
+        return false;
+    }
+    std::span room(rte_pktmbuf_mtod(m, std::byte*), rte_pktmbuf_tailroom(m));
+    const size_t n = packet::build_arp_request(room, _opts.self, ip);
+    m->data_len = uint16_t(n);
+    m->pkt_len = uint32_t(n);
+    if (rte_eth_tx_burst(_opts.port_id, 0, &m, 1) != 1) {
+        ++_tx_dropped;
+        rte_pktmbuf_free(m);
+        return false;
+    }
+    return true;
 }
 
 bool port::send(const packet::remote_endpoint& to,
@@ -207,6 +250,7 @@ std::vector<telemetry::counters_file::source> port::counter_sources() const {
                        &_counters.dropped[r]});
     }
     out.push_back({p + "arp_replies", &_counters.arp_replies});
+    out.push_back({p + "arp_answers", &_counters.arp_answers});
     out.push_back({p + "icmp_replies", &_counters.icmp_replies});
     out.push_back({p + "udp_delivered", &_counters.udp_delivered});
     out.push_back({p + "tx_dropped", &_tx_dropped});

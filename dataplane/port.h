@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <span>
 #include <string>
 #include <vector>
@@ -65,6 +67,11 @@ public:
     bool send(const packet::remote_endpoint& to,
               const std::function<size_t(std::span<std::byte>)>& build);
 
+    // Broadcasts an ARP request for `ip`; false when no mbuf was free. The answer, when it comes,
+    // is kept: neighbour() gives it.
+    bool request_neighbour(uint32_t ip);
+    std::optional<packet::mac_address> neighbour(uint32_t ip) const;
+
     const packet::counters& counters() const { return _counters; }
     // Every counter by name ("dataplane.port.*"), for the counters file.
     std::vector<telemetry::counters_file::source> counter_sources() const;
@@ -74,6 +81,7 @@ public:
 private:
     port(const port_options& o, handler h);
     uint32_t flush();
+    void learn(uint32_t ip, const packet::mac_address& mac);
 
     port_options _opts;
     handler _handler;
@@ -81,6 +89,7 @@ private:
     std::vector<rte_mbuf*> _rx;
     std::vector<rte_mbuf*> _tx; // queued for the next burst, at most `burst`
     packet::counters _counters;
+    std::vector<std::pair<uint32_t, packet::mac_address>> _neighbours; // learnt by ARP, at most 16
     uint64_t _tx_dropped = 0;
     bool _configured = false;
     bool _in_poll = false; // answers queued during rx go out in one burst at its end

@@ -79,7 +79,8 @@ struct dpdk_options {
     uint16_t mtu = 1500;           // the port's IP MTU: datagrams up to mtu - 28 bytes
     uint32_t link_wait_ms = 10000; // how long to wait for the link to come up
 };
-// Initialises DPDK's EAL (once per process) and opens its first port.
+// Initialises DPDK's EAL (once per process), opens its first port, waits for its link and finds
+// the broker's MAC by ARP (both within link_wait_ms).
 result<std::unique_ptr<transport>, std::string> open_dpdk(const dpdk_options& o);
 
 struct client_options {

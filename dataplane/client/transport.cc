@@ -92,10 +92,7 @@ public:
         }
         auto t = std::unique_ptr<dpdk_transport>(new dpdk_transport());
         t->_mtu = o.mtu;
-        // Until the broker answers, frames go to the broadcast MAC; its first answer names it.
-        t->_broker = {.mac = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
-                      .ip = ntohl(broker->sin_addr.s_addr),
-                      .udp_port = o.broker_port};
+        t->_broker = {.ip = ntohl(broker->sin_addr.s_addr), .udp_port = o.broker_port};
         auto p = dataplane::port::create(
           {.port_id = id.value(), .mbufs = o.mbufs, .mtu = o.mtu,
            .self = {.ip = ntohl(self->sin_addr.s_addr), .udp_port = o.self_port}},
@@ -104,7 +101,7 @@ public:
               if (from.ip != raw->_broker.ip || from.udp_port != raw->_broker.udp_port) {
                   return; // not from our broker
               }
-              raw->_broker.mac = from.mac;
+              raw->_broker.mac = from.mac; // follows a broker that moved
               ++raw->_received;
               raw->_on(raw->_ctx, payload);
           });
@@ -125,6 +122,24 @@ public:
                                " ms (is the peer there?)");
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        // The broker's MAC, by ARP (asked again every 100 ms).
+        t->_on = [](void*, std::span<const std::byte>) {};
+        for (auto next = std::chrono::steady_clock::now();;) {
+            const auto now = std::chrono::steady_clock::now();
+            if (auto mac = t->_port->neighbour(t->_broker.ip)) {
+                t->_broker.mac = *mac;
+                break;
+            }
+            if (now >= until) {
+                return failure("no ARP answer from " + o.broker_address + " within " +
+                               std::to_string(o.link_wait_ms) + " ms");
+            }
+            if (now >= next) {
+                t->_port->request_neighbour(t->_broker.ip);
+                next = now + std::chrono::milliseconds(100);
+            }
+            t->_port->poll(0, false);
         }
         return std::unique_ptr<transport>(std::move(t));
     }

@@ -77,6 +77,24 @@ TEST(packet, arp_request_for_us_becomes_the_reply) {
     EXPECT_EQ(classify(other, self, c).reason, drop_reason::arp_not_for_us);
 }
 
+TEST(packet, our_arp_request_is_answered_and_the_answer_names_the_neighbour) {
+    std::vector<std::byte> f(60);
+    const local_endpoint asker{.mac = peer.mac, .ip = peer.ip};
+    ASSERT_EQ(build_arp_request(f, asker, self.ip), 42u);
+    f.resize(42);
+    counters them;
+    ASSERT_EQ(classify(f, self, them).action, verdict::reply) << "the target answers it in place";
+    counters c;
+    auto r = classify(f, asker, c);
+    ASSERT_EQ(r.action, verdict::neighbour);
+    EXPECT_EQ(r.from.mac, self.mac);
+    EXPECT_EQ(r.from.ip, self.ip);
+    EXPECT_EQ(c.arp_answers, 1u);
+    EXPECT_EQ(classify(f, self, c).action, verdict::drop) << "addressed to the asker, not us";
+    std::vector<std::byte> small(41);
+    EXPECT_EQ(build_arp_request(small, asker, self.ip), 0u);
+}
+
 TEST(packet, icmp_echo_request_becomes_the_reply) {
     auto f = ping();
     counters c;

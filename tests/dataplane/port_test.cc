@@ -134,6 +134,26 @@ TEST_F(wire, udp_reaches_the_handler_and_its_answer_comes_back) {
     EXPECT_EQ(p.value()->counters().dropped[size_t(packet::drop_reason::udp_wrong_port)], 1u);
 }
 
+TEST_F(wire, the_port_finds_a_neighbour_by_arp) {
+    auto p = port::create({.port_id = broker_port, .mbufs = 256, .self = broker},
+                          [](auto, const auto&, port&) { FAIL() << "no datagram expected"; });
+    ASSERT_TRUE(p.ok()) << (p.ok() ? std::string() : p.error());
+    EXPECT_FALSE(p.value()->neighbour(client.ip));
+    ASSERT_TRUE(p.value()->request_neighbour(client.ip));
+    auto got = client_receive();
+    ASSERT_EQ(got.size(), 1u);
+    packet::counters c;
+    const auto r = packet::classify(got[0], client, c); // the client answers in place
+    ASSERT_EQ(r.action, packet::verdict::reply);
+    got[0].resize(r.reply_bytes);
+    client_send(got[0]);
+    p.value()->poll(0, false);
+    const auto mac = p.value()->neighbour(client.ip);
+    ASSERT_TRUE(mac);
+    EXPECT_EQ(*mac, client.mac);
+    EXPECT_EQ(p.value()->counters().arp_answers, 1u);
+}
+
 TEST_F(wire, arp_and_ping_are_answered_by_the_port) {
     auto p = port::create({.port_id = broker_port, .mbufs = 256, .self = broker},
                           [](auto, const auto&, port&) { FAIL() << "no datagram expected"; });

@@ -51,6 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             std::abort();
         }
         break;
+    case packet::verdict::neighbour:
     case packet::verdict::drop: break;
     }
     return 0;
