@@ -11,6 +11,7 @@
 // Percentiles (p50, p99, p99.9, max) after a warm-up; batches are built before measuring.
 #include "dataplane/fast_path.h"
 #include "dataplane/port.h"
+#include "perf/histogram.h"
 #include "storage/batch_builder.h"
 #include "storage/record_batch.h"
 
@@ -38,13 +39,13 @@ int64_t now_ns() {
     return duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
-void report(const char* name, std::vector<int64_t>& ns, double floor_p99) {
-    std::sort(ns.begin(), ns.end());
-    auto at = [&](double q) { return double(ns[size_t(q * double(ns.size() - 1))]) / 1000.0; };
-    std::printf("| %s | %zu | %.2f | %.2f | %.2f | %.2f |", name, ns.size(), at(0.5), at(0.99),
-                at(0.999), double(ns.back()) / 1000.0);
+void report(const char* name, const std::vector<int64_t>& ns, double floor_p99) {
+    const auto h = perf::histogram::of(ns);
+    std::printf("| %s | %llu | %.2f | %.2f | %.2f | %.2f |", name,
+                static_cast<unsigned long long>(h.count()), h.us(0.5), h.us(0.99), h.us(0.999),
+                h.us(1.0));
     if (floor_p99 > 0) {
-        std::printf(" %.2f |\n", at(0.99) / floor_p99);
+        std::printf(" %.2f |\n", h.us(0.99) / floor_p99);
     } else {
         std::printf("  |\n");
     }
@@ -161,8 +162,7 @@ int main(int argc, char** argv) {
             floor.push_back(now_ns() - t0);
         }
     }
-    std::sort(floor.begin(), floor.end());
-    const double floor_p99 = double(floor[size_t(0.99 * double(floor.size() - 1))]) / 1000.0;
+    const double floor_p99 = perf::histogram::of(floor).us(0.99);
     report("floor: ICMP echo by runneld's port", floor, 0);
 
     const std::string value(100, 'v');

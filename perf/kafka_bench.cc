@@ -12,6 +12,7 @@
 //    told apart from librdkafka's.
 // 3. throughput: a producer with batching (linger.ms=5, batch.size 1 MiB) sends 100-byte
 //    records as fast as it can to one partition (one shard); records acknowledged per second.
+#include "perf/histogram.h"
 #include "protocol/data_messages.h"
 #include "storage/batch_builder.h"
 
@@ -54,17 +55,16 @@ struct options {
     int record_bytes = 100;
 };
 
-void print_percentiles(const char* name, std::vector<int64_t>& ns, double floor_p50_us) {
+void print_percentiles(const char* name, const std::vector<int64_t>& ns, double floor_p50_us) {
     if (ns.empty()) {
         std::printf("| %s | no samples |\n", name);
         return;
     }
-    std::sort(ns.begin(), ns.end());
-    auto at = [&](double q) { return double(ns[size_t(q * double(ns.size() - 1))]) / 1000.0; };
-    std::printf("| %s | %zu | %.1f | %.1f | %.1f | %.1f | %.1f |", name, ns.size(), at(0.5),
-                at(0.9), at(0.99), at(0.999), double(ns.back()) / 1000.0);
+    const auto h = runnel::perf::histogram::of(ns);
+    std::printf("| %s | %zu | %.1f | %.1f | %.1f | %.1f | %.1f |", name, ns.size(), h.us(0.5),
+                h.us(0.9), h.us(0.99), h.us(0.999), h.us(1.0));
     if (floor_p50_us > 0) {
-        std::printf(" %.2f |", at(0.5) / floor_p50_us);
+        std::printf(" %.2f |", h.us(0.5) / floor_p50_us);
     } else {
         std::printf("  |");
     }
@@ -375,8 +375,7 @@ int main(int argc, char** argv) {
     std::printf("| measurement | samples | p50 us | p90 us | p99 us | p99.9 us | max us | "
                 "p50 / floor p50 |\n|---|--:|--:|--:|--:|--:|--:|--:|\n");
     auto floor = tcp_round_trips(o.record_bytes, 20000);
-    std::sort(floor.begin(), floor.end());
-    const double floor_p50 = double(floor[floor.size() / 2]) / 1000.0;
+    const double floor_p50 = runnel::perf::histogram::of(floor).us(0.5);
     print_percentiles("floor: loopback TCP round trip", floor, 0);
     for (const char* level : {"memory", "write", "fsync"}) {
         auto lat = produce_latency(o, level);

@@ -21,6 +21,7 @@
 // Flags: --dir (default /var/tmp/runnel-bench), --samples (2000), --total-mib (512), --repeat (5),
 // --burst (appends per duty cycle in d; default 0: until backpressure).
 // Files go to a fresh subdirectory of --dir, removed at the end.
+#include "perf/histogram.h"
 #include "storage/batch_builder.h"
 #include "storage/partition_log.h"
 #include "storage/record_batch.h"
@@ -147,20 +148,13 @@ struct row {
     std::string ratio;    // against its baseline row, with the target
 };
 
-// Nearest-rank percentile of sorted samples.
-double percentile_us(const std::vector<uint64_t>& sorted_ns, double q) {
-    RUNNEL_ASSERT(!sorted_ns.empty());
-    auto rank = size_t(std::ceil(q * double(sorted_ns.size())));
-    rank = std::clamp<size_t>(rank, 1, sorted_ns.size());
-    return double(sorted_ns[rank - 1]) / 1000.0;
-}
-
-row latency_row(std::string label, std::vector<uint64_t> ns) {
-    std::sort(ns.begin(), ns.end());
+row latency_row(std::string label, const std::vector<uint64_t>& ns) {
+    RUNNEL_ASSERT(!ns.empty());
+    const auto h = runnel::perf::histogram::of(ns);
     row r{std::move(label)};
-    r.p50_us = percentile_us(ns, 0.50);
-    r.p99_us = percentile_us(ns, 0.99);
-    r.p999_us = percentile_us(ns, 0.999);
+    r.p50_us = h.us(0.50);
+    r.p99_us = h.us(0.99);
+    r.p999_us = h.us(0.999);
     return r;
 }
 
