@@ -165,12 +165,12 @@ void service::take_credit(subscription& s, int64_t next_offset, uint32_t window_
 uint32_t service::poll(uint64_t now_us, bool) {
     _now_us = now_us;
     uint32_t work = 0;
-    std::vector<uint32_t> ids; // a read may complete at once and change the map
-    ids.reserve(_subscriptions.size());
+    // By id: a read may complete at once and change the map. The list keeps its capacity.
+    _poll_ids.clear();
     for (const auto& [id, s] : _subscriptions) {
-        ids.push_back(id);
+        _poll_ids.push_back(id);
     }
-    for (uint32_t id : ids) {
+    for (uint32_t id : _poll_ids) {
         auto it = _subscriptions.find(id);
         if (it == _subscriptions.end()) {
             continue;

@@ -119,6 +119,7 @@ private:
     service_counters _counters;
     std::map<uint32_t, subscription> _subscriptions;
     uint32_t _next_subscription = 1;
+    std::vector<uint32_t> _poll_ids; // poll()'s snapshot of the subscription ids
     uint64_t _now_us = 0;
 };
 
