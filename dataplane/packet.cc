@@ -74,6 +74,24 @@ std::span<std::byte> ipv4_frame(std::span<std::byte> out, const mac_address& src
     return out.subspan(ethernet_bytes, total);
 }
 
+// Writes an Ethernet header and an IPv4-over-Ethernet ARP message into `f` (42 bytes, checked).
+void write_arp(std::span<std::byte> f, const mac_address& to, uint16_t op,
+               const local_endpoint& self, const mac_address& target_mac, uint32_t target_ip) {
+    store_mac(f, 0, to);
+    store_mac(f, 6, self.mac);
+    store16(f, 12, ethertype_arp);
+    auto a = f.subspan(ethernet_bytes);
+    store16(a, 0, 1); // Ethernet
+    store16(a, 2, ethertype_ipv4);
+    a[4] = std::byte{6};
+    a[5] = std::byte{4};
+    store16(a, 6, op);
+    store_mac(a, 8, self.mac);
+    store32(a, 14, self.ip);
+    store_mac(a, 18, target_mac);
+    store32(a, 24, target_ip);
+}
+
 classification dropped(drop_reason r, counters& c) {
     ++c.dropped[size_t(r)];
     return {.action = verdict::drop, .reason = r};
@@ -100,14 +118,7 @@ classification arp(std::span<std::byte> f, const local_endpoint& self, counters&
         return {.action = verdict::neighbour, .from = {.mac = load_mac(a, 8), .ip = load32(a, 14)}};
     }
     const mac_address asker = load_mac(a, 8);
-    const uint32_t asker_ip = load32(a, 14);
-    store16(a, 6, 2); // reply
-    store_mac(a, 8, self.mac);
-    store32(a, 14, self.ip);
-    store_mac(a, 18, asker);
-    store32(a, 24, asker_ip);
-    store_mac(f, 0, asker);
-    store_mac(f, 6, self.mac);
+    write_arp(f, asker, 2, self, asker, load32(a, 14)); // the reply, in place
     ++c.arp_replies;
     return {.action = verdict::reply, .reply_bytes = ethernet_bytes + arp_bytes};
 }
@@ -295,19 +306,7 @@ size_t build_arp_request(std::span<std::byte> out, const local_endpoint& self, u
     if (out.size() < ethernet_bytes + arp_bytes) {
         return 0;
     }
-    store_mac(out, 0, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff});
-    store_mac(out, 6, self.mac);
-    store16(out, 12, ethertype_arp);
-    auto a = out.subspan(ethernet_bytes);
-    store16(a, 0, 1); // Ethernet
-    store16(a, 2, ethertype_ipv4);
-    a[4] = std::byte{6};
-    a[5] = std::byte{4};
-    store16(a, 6, 1); // request
-    store_mac(a, 8, self.mac);
-    store32(a, 14, self.ip);
-    store_mac(a, 18, {});
-    store32(a, 24, target_ip);
+    write_arp(out, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 1, self, {}, target_ip);
     return ethernet_bytes + arp_bytes;
 }
 

@@ -184,32 +184,27 @@ std::optional<packet::mac_address> port::neighbour(uint32_t ip) const {
 }
 
 bool port::request_neighbour(uint32_t ip) {
-    rte_mbuf* m = rte_pktmbuf_alloc(_pool);
-    if (m == nullptr) {
-        return false;
-    }
-    std::span room(rte_pktmbuf_mtod(m, std::byte*), rte_pktmbuf_tailroom(m));
-    const size_t n = packet::build_arp_request(room, _opts.self, ip);
-    m->data_len = uint16_t(n);
-    m->pkt_len = uint32_t(n);
-    if (rte_eth_tx_burst(_opts.port_id, 0, &m, 1) != 1) {
-        ++_tx_dropped;
-        rte_pktmbuf_free(m);
-        return false;
-    }
-    return true;
+    return transmit([&](std::span<std::byte> room) {
+        return packet::build_arp_request(room, _opts.self, ip);
+    });
 }
 
 bool port::send(const packet::remote_endpoint& to,
                 const std::function<size_t(std::span<std::byte>)>& build) {
+    return transmit([&](std::span<std::byte> room) {
+        const size_t n = build(room.subspan(packet::udp_headers_bytes));
+        return n == 0 ? 0 : packet::build_udp(room, _opts.self, to, n);
+    });
+}
+
+bool port::transmit(const std::function<size_t(std::span<std::byte>)>& frame) {
     rte_mbuf* m = rte_pktmbuf_alloc(_pool);
     if (m == nullptr) {
         return false;
     }
     std::span room(rte_pktmbuf_mtod(m, std::byte*),
                    std::min<size_t>(rte_pktmbuf_tailroom(m), size_t(_opts.mtu) + 14));
-    const size_t n = build(room.subspan(packet::udp_headers_bytes));
-    const size_t length = n == 0 ? 0 : packet::build_udp(room, _opts.self, to, n);
+    const size_t length = frame(room);
     if (length == 0) {
         rte_pktmbuf_free(m);
         return false;
@@ -221,7 +216,7 @@ bool port::send(const packet::remote_endpoint& to,
     }
     _tx.push_back(m);
     if (!_in_poll) {
-        // An answer from elsewhere in the duty cycle (an ack when the log reached its level) goes
+        // A frame from elsewhere in the duty cycle (an ack when the log reached its level) goes
         // out now, not after the rest of the cycle (a write submission can take tens of us).
         flush();
     }

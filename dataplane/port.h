@@ -81,6 +81,9 @@ public:
 private:
     port(const port_options& o, handler h);
     uint32_t flush();
+    // Queues the frame `frame` writes into an mbuf (its length; 0: nothing to send), and sends it
+    // at once outside poll(). False when nothing was queued.
+    bool transmit(const std::function<size_t(std::span<std::byte>)>& frame);
     void learn(uint32_t ip, const packet::mac_address& mac);
 
     port_options _opts;
