@@ -195,7 +195,8 @@ int main(int argc, char** argv) {
     std::vector<std::string> a(argv + 1, argv + argc);
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     size_t i = 0;
-    result<std::unique_ptr<client::transport>, std::string> t = failure(std::string("no transport"));
+    result<std::unique_ptr<client::transport>, std::string> t =
+      failure(std::string("no transport"));
     const size_t mtu_at = a.size() >= 4 && a[0] == "--dpdk" ? 4 : 2;
     const uint16_t mtu = a.size() > mtu_at + 1 && a[mtu_at] == "--mtu"
                            ? uint16_t(std::atoi(a[mtu_at + 1].c_str()))

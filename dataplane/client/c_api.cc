@@ -92,7 +92,8 @@ int runnel_produce(runnel_client* c, uint32_t handle, uint32_t partition, const 
     if (t == nullptr) {
         return RUNNEL_BAD_ARGUMENT; // resolve it first
     }
-    const runnel::client::record r{.key = view(key, key_length), .value = view(value, value_length)};
+    const runnel::client::record r{.key = view(key, key_length),
+                                   .value = view(value, value_length)};
     return int(c->c->produce(*t, partition, std::span(&r, 1),
                              [done, ctx](const runnel::client::delivery& d) {
                                  if (done != nullptr) {

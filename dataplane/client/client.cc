@@ -162,8 +162,7 @@ status client::produce(const topic& t, uint32_t partition, std::span<const recor
     auto it = _partition_index.find(key);
     if (it == _partition_index.end()) {
         it = _partition_index.emplace(key, _partitions.size()).first;
-        _partitions.push_back({.topic = t.handle, .partition = partition});
-        _partitions.back().slots.resize(_opts.window);
+        _partitions.emplace_back().slots.resize(_opts.window);
     }
     const size_t index = it->second;
     if (_partitions[index].producer_id < 0) {
@@ -433,9 +432,7 @@ result<uint32_t, status> client::subscribe(const topic& t, uint32_t partition,
         return failure(r == nullptr ? status::bad_argument : from_wire(r->error));
     }
     const uint64_t now = now_us();
-    _subscriptions[r->subscription] = subscription{.topic = t.handle,
-                                                   .partition = partition,
-                                                   .opts = o,
+    _subscriptions[r->subscription] = subscription{.opts = o,
                                                    .next = r->start_offset,
                                                    .last_push_us = now,
                                                    .last_sent_us = now,

@@ -165,8 +165,6 @@ private:
         delivery_fn done;
     };
     struct partition_state {
-        uint32_t topic = 0;
-        uint32_t partition = 0;
         int64_t producer_id = -1;
         int16_t epoch = 0;
         int32_t next_sequence = 0;
@@ -174,8 +172,6 @@ private:
         std::vector<slot> slots; // by sequence % window
     };
     struct subscription {
-        uint32_t topic = 0;
-        uint32_t partition = 0;
         subscribe_options opts;
         int64_t next = 0;
         bool moved = false;  // records arrived since the last credit

@@ -109,7 +109,8 @@ public:
             return failure(p.error());
         }
         t->_port = std::move(p.value());
-        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.link_wait_ms);
+        const auto until =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(o.link_wait_ms);
         for (;;) {
             rte_eth_link state{};
             rte_eth_link_get_nowait(id.value(), &state);
