@@ -204,30 +204,35 @@ int main(int argc, char** argv) {
         return 1;
     }
     const uint32_t memory = std::get<fast_path::resolve_answer>(last->body).topic;
+    // Fills `out` with single-record batches from `producers` producers taking turns (batch i
+    // is producer pid_base + i % producers's sequence i / producers).
+    auto build_streams = [&](std::vector<std::vector<std::byte>>& out, int64_t pid_base,
+                             int producers) {
+        for (size_t i = 0; i < out.size(); ++i) {
+            const storage::record_spec r{.value = value};
+            const auto n = int64_t(i);
+            storage::build_batch(out[i], std::span(&r, 1),
+                                 {.producer_id = model::producer_id(pid_base + n % producers),
+                                  .producer_epoch = 0,
+                                  .base_sequence = int32_t(n / producers)});
+        }
+    };
     const long total = samples + warmup;
     constexpr int producers = 8;
     std::vector<std::vector<std::byte>> batches(static_cast<size_t>(total)); // built per run
     std::vector<int64_t> acked_at(size_t(total), 0);
     std::vector<int64_t> pushed_at(size_t(total), 0);
-    long acks = 0;
-    long pushes = 0;
     for (const long rate : {10'000L, 100'000L}) {
         std::fill(acked_at.begin(), acked_at.end(), 0);
         std::fill(pushed_at.begin(), pushed_at.end(), 0);
-        acks = 0;
-        pushes = 0;
+        long acks = 0;
+        long pushes = 0;
         // Each rate starts a fresh stream: producer ids no earlier phase used, the log's end.
-        const int64_t pid_base = (int64_t(1) << 40) + rate;
-        for (long i = 0; i < total; ++i) {
-            const storage::record_spec r{.value = value};
-            storage::build_batch(batches[size_t(i)], std::span(&r, 1),
-                                 {.producer_id = model::producer_id(pid_base + i % producers),
-                                  .producer_epoch = 0, .base_sequence = int32_t(i / producers)});
-        }
-        on_frame = nullptr;
+        build_streams(batches, (int64_t(1) << 40) + rate, producers);
         send({.request_id = ++request,
               .body = fast_path::subscribe{memory, 0, -1, 1u << 30, 60'000, 0}});
-        if (!wait_for(request) || !std::holds_alternative<fast_path::subscribe_answer>(last->body)) {
+        if (!wait_for(request) ||
+            !std::holds_alternative<fast_path::subscribe_answer>(last->body)) {
             std::fprintf(stderr, "no answer to subscribe\n");
             return 1;
         }
@@ -287,6 +292,7 @@ int main(int argc, char** argv) {
         if (missing > 0 || ack_lat.empty()) {
             std::fprintf(stderr, "open loop at %ld/s: %ld of %ld not acknowledged or pushed "
                          "(%ld acknowledged, %ld pushed)\n", rate, missing, samples, acks, pushes);
+            on_frame = nullptr;
             continue;
         }
         const std::string a = "open loop " + std::to_string(rate / 1000) +
@@ -295,20 +301,15 @@ int main(int argc, char** argv) {
                               "k/s: produce→subscriber, memory";
         report(a.c_str(), ack_lat, floor_p99);
         report(b.c_str(), push_lat, floor_p99);
+        on_frame = nullptr; // it refers to this round's counts
     }
-    on_frame = nullptr;
 
     // Pipelined throughput: single-record produces to bench-memory from 16 producers, each with
     // five unacknowledged (the window idempotence allows), the next ones sent as acks arrive.
     constexpr int lanes = 16;
     const long count = 1'000'000;
     std::vector<std::vector<std::byte>> pipelined(static_cast<size_t>(count));
-    for (long i = 0; i < count; ++i) {
-        const storage::record_spec r{.value = value};
-        storage::build_batch(pipelined[size_t(i)], std::span(&r, 1),
-                             {.producer_id = model::producer_id((int64_t(2) << 40) + i % lanes),
-                              .producer_epoch = 0, .base_sequence = int32_t(i / lanes)});
-    }
+    build_streams(pipelined, int64_t(2) << 40, lanes);
     long next = 0;
     long done = 0;
     long refused = 0;
@@ -320,32 +321,31 @@ int main(int argc, char** argv) {
         });
     };
     std::vector<int> in_flight(lanes, 0);
+    // Keeps every lane's window full, in sequence order (lane l sends l, l+16, ...).
+    auto refill = [&] {
+        while (next < count && in_flight[size_t(next % lanes)] < 5) {
+            ++in_flight[size_t(next % lanes)];
+            send_batch(next++);
+        }
+    };
     on_frame = [&](const fast_path::frame& f, int64_t) {
         const auto* a = std::get_if<fast_path::ack>(&f.body);
         if (a == nullptr || f.request_id < 2'000'000) {
             return;
         }
         if (a->error != fast_path::error_code::none) {
-            ++refused; // overloaded or out of order: resent below
+            ++refused; // overloaded or out of order: sent again at once
             send_batch(long(f.request_id - 2'000'000));
             return;
         }
         ++done;
         const long lane = long(f.request_id - 2'000'000) % lanes;
         --in_flight[size_t(lane)];
-        // Refill from inside the port's poll: these sends leave in one tx burst with the rest.
-        while (next < count && in_flight[size_t(next % lanes)] < 5) {
-            ++in_flight[size_t(next % lanes)];
-            send_batch(next++);
-        }
+        refill(); // from inside the port's poll: these leave in one tx burst with the rest
     };
     const int64_t t0 = now_ns();
     while (done < count && now_ns() - t0 < 60'000'000'000) {
-        // Keep every lane's window full, in sequence order (lane l sends l, l+16, ...).
-        while (next < count && in_flight[size_t(next % lanes)] < 5) {
-            ++in_flight[size_t(next % lanes)];
-            send_batch(next++);
-        }
+        refill();
         link.poll(0, false);
     }
     const double seconds = double(now_ns() - t0) / 1e9;
