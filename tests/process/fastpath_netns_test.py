@@ -177,18 +177,13 @@ def in_client(args, stdin=None):
     return r.stdout
 
 
-def read_back(broker, topic):
-    return sh("ip", "netns", "exec", NS_BROKER, "kcat", "-C", "-b", broker.bootstrap, "-t", topic,
-              "-p", "0", "-o", "beginning", "-e", "-q", "-f", "%s\n").stdout.split()
-
-
 def librunnel_over_udp(broker, fast, fast_produce, seed):
     values = [f"lib-{i}" for i in range(1000)]
     out = in_client([fast, "--udp", "192.0.2.1", "--lossy", str(seed), "produce", "lib"],
                     stdin="".join(v + "\n" for v in values))
     offsets = sorted(int(line.split()[2]) for line in out.splitlines())
     assert offsets == list(range(len(values))), "librunnel: offsets are not contiguous"
-    assert read_back(broker, "lib") == values, "librunnel: a record was lost or doubled"
+    assert broker.read("lib").split() == values, "librunnel: a record was lost or doubled"
     out = in_client([fast, "--udp", "192.0.2.1", "--lossy", str(seed + 1), "subscribe", "lib",
                      str(len(values))])
     assert [line.split()[2] for line in out.splitlines()] == values, "librunnel: subscription"
@@ -196,12 +191,12 @@ def librunnel_over_udp(broker, fast, fast_produce, seed):
           "and subscribed exactly once, in order")
     out = in_client([fast_produce, "192.0.2.1", "9093", "cex", "200", "c"])
     assert len(out.splitlines()) == 200, out
-    assert read_back(broker, "cex") == [f"c-{i}" for i in range(200)]
+    assert broker.read("cex").split() == [f"c-{i}" for i in range(200)]
     print("the C example (runnel.h) produced 200 records; kcat reads them back")
     big = [f"{i:04d}" + chr(ord("a") + i) * 6996 for i in range(20)]
     in_client([fast, "--udp", "192.0.2.1", "--mtu", "9000", "produce", "jumbo"],
               stdin="".join(v + "\n" for v in big))
-    assert read_back(broker, "jumbo") == big, "jumbo records did not read back whole"
+    assert broker.read("jumbo").split() == big, "jumbo records did not read back whole"
     r = subprocess.run(["ip", "netns", "exec", NS_CLIENT, fast, "--udp", "192.0.2.1", "produce",
                         "jumbo"], input=big[0] + "\n", capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "does not fit one datagram" in r.stderr, r.stderr
@@ -233,9 +228,7 @@ def main():
                     _, i, offset = line.split()
                     acks[int(i)] = int(offset)
                 assert sorted(acks.values()) == list(range(COUNT)), "offsets are not contiguous"
-                text = sh("ip", "netns", "exec", NS_BROKER, "kcat", "-C", "-b", broker.bootstrap,
-                          "-t", "netns", "-p", "0", "-o", "beginning", "-e", "-q", "-f",
-                          "%o %s\n").stdout
+                text = broker.read("netns", "%o %s\n")
                 read = dict(line.split(" ") for line in text.splitlines())
                 assert len(read) == COUNT, f"kcat read {len(read)} records, {COUNT} produced"
                 for i, offset in acks.items():
@@ -245,9 +238,7 @@ def main():
                 seed = int(os.environ.get("RUNNEL_SHIM_SEED", "1"))
                 out = client_exec(LOSSY.replace("SEED", str(seed)).replace("COUNT", "300"))
                 assert "produced 300" in out and "subscribed 300" in out, out
-                lossy = sh("ip", "netns", "exec", NS_BROKER, "kcat", "-C", "-b", broker.bootstrap,
-                           "-t", "lossy", "-p", "0", "-o", "beginning", "-e", "-q", "-f",
-                           "%s\n").stdout.split()
+                lossy = broker.read("lossy").split()
                 assert lossy == [f"lossy-{i}" for i in range(300)], "a duplicate was appended"
                 print(f"over a lossy link (seed {seed}: 10% lost, 10% duplicated, 30% reordered "
                       f"out, 10% of pushes lost in): exactly once both ways; {out.split()[-1]} "

@@ -53,10 +53,7 @@ def with_hugepages(runneld, client, work):
                                   "huge"], input="".join(v + "\n" for v in values),
                                  capture_output=True, text=True, timeout=120)
             assert run.returncode == 0, run.stderr + broker.text()[-2000:]
-            text = subprocess.run(["kcat", "-C", "-b", broker.bootstrap, "-t", "huge", "-p", "0",
-                                   "-o", "beginning", "-e", "-q"],
-                                  capture_output=True, text=True, check=True, timeout=60).stdout
-            assert text.split() == values, "records lost with the EAL on hugepages"
+            assert broker.read("huge").split() == values, "records lost with the EAL on hugepages"
             broker.stop()
         return True
     finally:
@@ -93,9 +90,7 @@ def main():
             assert retransmits > 0, run.stderr
             print(f"{COUNT} fast-path batches acknowledged once each, offsets 0..{COUNT - 1}, "
                   f"over a lossy link ({retransmits} retransmits)")
-            text = subprocess.run(["kcat", "-C", "-b", broker.bootstrap, "-t", "fast", "-p", "0",
-                                   "-o", "beginning", "-e", "-q", "-f", "%o %s\n"],
-                                  capture_output=True, text=True, check=True, timeout=60).stdout
+            text = broker.read("fast", "%o %s\n")
             read = dict(line.split(" ") for line in text.splitlines())
             assert len(read) == COUNT, f"kcat read {len(read)} records, {COUNT} produced"
             for i, offset in acks.items():
@@ -111,9 +106,7 @@ def main():
             assert run.returncode == 0, run.stderr + broker.text()[-2000:]
             pushed = [line.split()[1:] for line in run.stdout.splitlines()]
             assert [int(o) for o, _ in pushed] == list(range(SUBSCRIBED)), "offsets not in order"
-            text = subprocess.run(["kcat", "-C", "-b", broker.bootstrap, "-t", "tosub", "-p", "0",
-                                   "-o", "beginning", "-e", "-q", "-f", "%o %s\n"],
-                                  capture_output=True, text=True, check=True, timeout=60).stdout
+            text = broker.read("tosub", "%o %s\n")
             assert [line.split() for line in text.splitlines()] == pushed
             assert pushed[7][1] == "ks-7"
             print(f"{SUBSCRIBED} records produced with kcat reached the fast-path subscriber, "

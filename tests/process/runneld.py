@@ -52,6 +52,14 @@ class Runneld:
         assert self.proc.returncode == 0, self.text()
         assert "runneld: stopped cleanly" in self.text(), self.text()
 
+    def read(self, topic, fmt="%s\n", partition=0):
+        """Partition `partition` of `topic` from its start, read with kcat over Kafka (inside the
+        broker's namespace when it has a prefix), as one line per record in kcat's `fmt`."""
+        return subprocess.run(self.prefix + ["kcat", "-C", "-b", self.bootstrap, "-t", topic,
+                                             "-p", str(partition), "-o", "beginning", "-e", "-q",
+                                             "-f", fmt],
+                              capture_output=True, text=True, check=True, timeout=60).stdout
+
     def kill(self):
         self.proc.kill()
         self.proc.wait(timeout=60)
