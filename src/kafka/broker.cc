@@ -132,6 +132,7 @@ broker::broker(broker_options o, storage::shard_storage& storage,
     using namespace std::chrono;
     _next_producer_id =
       duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count() << 12;
+    _first_producer_id = _next_producer_id;
     _handle_generation = uint32_t(storage::random_topic_id()[0]) << 4 |
                          (uint32_t(storage::random_topic_id()[1]) & 0x0f);
 }

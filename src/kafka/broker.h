@@ -211,6 +211,7 @@ private:
     std::map<std::string, uint32_t, std::less<>> _handles;
     uint32_t _handle_generation = 0; // random per boot, 12 bits
     int64_t _next_producer_id = 0;
+    int64_t _first_producer_id = 0; // the first id handed out since this start
     uint64_t _next_compaction_check_us = 0;
     std::string _cluster_id; // made once, kept in <data_dir>/cluster_id
 };

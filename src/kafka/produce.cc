@@ -30,14 +30,20 @@ int32_t last_sequence(const batch::header& h) {
 
 // Kafka's idempotent-producer rules for one batch of producer `h.producer_id`: error_none to
 // append it, or an error; a retried batch that matches one of the recent ones answers with its
-// original offset in `duplicate_offset`.
+// original offset in `duplicate_offset`. Ids from `fresh_from` on were handed out since this
+// broker started.
 int16_t check_sequence(std::map<int64_t, producer_entry>& producers, const batch::header& h,
-                       std::optional<int64_t>& duplicate_offset) {
+                       int64_t fresh_from, std::optional<int64_t>& duplicate_offset) {
     auto it = producers.find(h.producer_id());
     if (it == producers.end()) {
-        // A producer this partition has not seen (new, or known only before a restart: the
-        // state is not rebuilt from the log yet) starts wherever it is.
-        return error_none;
+        // A producer this partition has not seen. One whose id was handed out since this start
+        // is new: its first batch has sequence 0, and a later one means that an earlier batch
+        // is still on its way (appending it would put it before the missing one). One from
+        // before a restart may be known only to the state the restart lost (it is rebuilt from
+        // the active segment only): it starts wherever it is.
+        return h.producer_id() >= fresh_from && h.base_sequence != 0
+                 ? error_out_of_order_sequence_number
+                 : error_none;
     }
     producer_entry& p = it->second;
     if (h.producer_epoch < p.epoch) {
@@ -334,7 +340,7 @@ bool broker::run_produce(produce_job& job) {
             const batch::header h = batch::read_header(bytes);
             std::optional<int64_t> duplicate;
             if (h.producer_id() >= 0) {
-                part.out->error_code = check_sequence(producers, h, duplicate);
+                part.out->error_code = check_sequence(producers, h, _first_producer_id, duplicate);
                 if (part.out->error_code != error_none) {
                     break;
                 }

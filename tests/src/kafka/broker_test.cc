@@ -155,6 +155,23 @@ TEST_F(fixture, a_partition_with_one_bad_batch_appends_none_of_its_batches) {
     EXPECT_EQ(fetch("orders", 0, 0).high_watermark, 0);
 }
 
+TEST_F(fixture, a_producer_id_handed_out_since_start_begins_at_sequence_zero) {
+    const auto id = model::producer_id(b->new_producer_id());
+    // Its first batch lost on the way: the second may not be appended before it.
+    EXPECT_EQ(produce("orders", 0, records(1, {.producer_id = id, .producer_epoch = 0,
+                                               .base_sequence = 1}))
+                .error_code,
+              error_out_of_order_sequence_number);
+    EXPECT_EQ(produce("orders", 0, records(1, {.producer_id = id, .producer_epoch = 0,
+                                               .base_sequence = 0}))
+                .base_offset,
+              0);
+    EXPECT_EQ(produce("orders", 0, records(1, {.producer_id = id, .producer_epoch = 0,
+                                               .base_sequence = 1}))
+                .base_offset,
+              1);
+}
+
 TEST_F(fixture, idempotent_retries_are_answered_with_the_first_offset_and_not_appended) {
     const storage::batch_spec first{.producer_id = model::producer_id(42), .producer_epoch = 0,
                                     .base_sequence = 0};
