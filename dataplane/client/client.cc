@@ -35,11 +35,11 @@ int64_t wall_ms() {
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-// Produce request ids: the top bit set, the partition state's index, the batch's sequence.
+// Produce request ids: the top bit set, the partition state's index, the batch's number.
 // Control requests count up from 1 below the top bit.
 constexpr uint64_t produce_bit = 1ull << 63;
-uint64_t produce_id(size_t index, int32_t sequence) {
-    return produce_bit | uint64_t(index) << 32 | uint32_t(sequence);
+uint64_t produce_id(size_t index, uint32_t batch) {
+    return produce_bit | uint64_t(index) << 32 | batch;
 }
 
 bool is_answer(const message& m) {
@@ -180,7 +180,7 @@ status client::produce(const topic& t, uint32_t partition, std::span<const recor
         p.next_sequence = 0;
     }
     partition_state& p = _partitions[index];
-    slot& s = p.slots[size_t(p.next_sequence) % _opts.window];
+    slot& s = p.slots[p.next_batch % _opts.window];
     if (p.busy >= _opts.window || s.busy) {
         return status::would_block;
     }
@@ -190,7 +190,7 @@ status client::produce(const topic& t, uint32_t partition, std::span<const recor
                           .producer_epoch = p.epoch,
                           .base_sequence = p.next_sequence});
     s.datagram.resize(_transport->datagram_max());
-    const size_t n = encode(s.datagram, {.request_id = produce_id(index, p.next_sequence),
+    const size_t n = encode(s.datagram, {.request_id = produce_id(index, p.next_batch),
                                          .body = fast_path::produce{
                                            t.handle, partition, _batch}});
     if (n == 0) {
@@ -199,9 +199,12 @@ status client::produce(const topic& t, uint32_t partition, std::span<const recor
     s.datagram.resize(n);
     s.busy = true;
     s.sequence = p.next_sequence;
+    s.batch = p.next_batch;
     s.done = std::move(done);
     s.first_sent_us = s.last_sent_us = now_us();
-    ++p.next_sequence;
+    // Kafka numbers records, not batches: the next batch starts after this one's last record.
+    p.next_sequence += int32_t(records.size());
+    ++p.next_batch;
     ++p.busy;
     ++_in_flight;
     send_datagram(s.datagram); // a refused send goes again on the retransmit timer
@@ -247,14 +250,14 @@ void client::fail_from(partition_state& p, int32_t sequence, status why, bool re
 
 void client::on_ack(uint64_t request_id, const ack& a) {
     const size_t index = size_t((request_id & ~produce_bit) >> 32);
-    const auto sequence = int32_t(uint32_t(request_id));
+    const auto batch = uint32_t(request_id);
     if (index >= _partitions.size()) {
         ++_counters.stale_answers;
         return;
     }
     partition_state& p = _partitions[index];
-    slot& s = p.slots[size_t(uint32_t(sequence)) % _opts.window];
-    if (!s.busy || s.sequence != sequence) {
+    slot& s = p.slots[batch % _opts.window];
+    if (!s.busy || s.batch != batch) {
         ++_counters.stale_answers; // a second answer to a retransmit, or after a failure
         return;
     }
@@ -283,7 +286,7 @@ void client::on_ack(uint64_t request_id, const ack& a) {
         break;
     }
     // Not appended, and never will be: neither are the batches sent after it.
-    fail_from(p, sequence, from_wire(a.error), false);
+    fail_from(p, s.sequence, from_wire(a.error), false);
 }
 
 void client::on_push(const push& m) {

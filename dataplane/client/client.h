@@ -58,6 +58,9 @@ public:
     virtual uint32_t receive(sink on, void* ctx) = 0;
     // The largest datagram it carries.
     virtual size_t datagram_max() const = 0;
+    // A descriptor that becomes readable when a datagram arrives, for a caller that sleeps
+    // between polls; -1 when there is none (DPDK: poll it).
+    virtual int fd() const { return -1; }
 };
 
 struct udp_options {
@@ -145,6 +148,7 @@ public:
     // Polls until no produce is in flight; false if some still are after timeout_ms.
     bool flush(uint32_t timeout_ms);
     size_t in_flight() const { return _in_flight; }
+    const transport& link() const { return *_transport; }
 
     struct counters {
         uint64_t sent = 0;
@@ -158,7 +162,8 @@ public:
 private:
     struct slot {
         bool busy = false;
-        int32_t sequence = 0;
+        int32_t sequence = 0; // of the batch's first record
+        uint32_t batch = 0;   // the partition's batch number: picks the slot, names the request
         uint64_t first_sent_us = 0;
         uint64_t last_sent_us = 0;
         std::vector<std::byte> datagram; // the encoded produce frame, resent as is
@@ -167,9 +172,10 @@ private:
     struct partition_state {
         int64_t producer_id = -1;
         int16_t epoch = 0;
-        int32_t next_sequence = 0;
+        int32_t next_sequence = 0; // of the next batch's first record
+        uint32_t next_batch = 0;
         uint32_t busy = 0;
-        std::vector<slot> slots; // by sequence % window
+        std::vector<slot> slots; // by batch % window
     };
     struct subscription {
         subscribe_options opts;

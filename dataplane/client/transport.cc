@@ -50,6 +50,7 @@ public:
         }
     }
     size_t datagram_max() const override { return _max; }
+    int fd() const override { return _fd; }
 
 private:
     int _fd;

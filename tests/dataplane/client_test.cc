@@ -128,6 +128,37 @@ TEST_F(librunnel, produce_gets_an_id_then_numbers_its_batches_within_the_window)
     EXPECT_EQ(read_produce(take()).sequence, 5);
 }
 
+TEST_F(librunnel, sequences_count_records_so_batches_of_several_records_follow_on) {
+    make();
+    const record three[] = {{.value = "a"}, {.value = "b"}, {.value = "c"}};
+    const record two[] = {{.value = "d"}, {.value = "e"}};
+    auto send = [&](std::span<const record> r) {
+        return c->produce(orders, 0, r, [this](const delivery& d) { deliveries.push_back(d); });
+    };
+    answer(next_control++, fp::init_producer_answer{fp::error_code::none, 0, 500});
+    ASSERT_EQ(send(three), status::ok);
+    take(); // init_producer
+    const auto a = read_produce(take());
+    ASSERT_EQ(send(two), status::ok);
+    const auto b = read_produce(take());
+    ASSERT_EQ(send(std::span(three, 1)), status::ok);
+    const auto d = read_produce(take());
+    EXPECT_EQ(a.sequence, 0);
+    EXPECT_EQ(b.sequence, 3) << "after the first batch's three records";
+    EXPECT_EQ(d.sequence, 5);
+    EXPECT_NE(a.request_id, b.request_id);
+    // The second fails for good: the third with it, and the next batch starts at sequence 3.
+    answer(a.request_id, fp::ack{fp::error_code::none, 0, 2});
+    answer(b.request_id, fp::ack{fp::error_code::invalid_batch, -1, -1});
+    c->poll();
+    ASSERT_EQ(deliveries.size(), 3u);
+    EXPECT_EQ(deliveries[0].last_offset, 2);
+    EXPECT_EQ(deliveries[1].error, from_wire(fp::error_code::invalid_batch));
+    EXPECT_EQ(deliveries[2].error, from_wire(fp::error_code::invalid_batch));
+    ASSERT_EQ(send(two), status::ok);
+    EXPECT_EQ(read_produce(take()).sequence, 3);
+}
+
 TEST_F(librunnel, unanswered_batches_are_resent_unchanged_and_time_out_under_a_new_id) {
     make({.retransmit_us = 1000, .timeout_ms = 50});
     ASSERT_EQ(produce(0), status::ok);
