@@ -24,13 +24,14 @@ public:
 
     histogram() : _counts(index(highest) + 1, 0) {}
 
-    void record(uint64_t ns) {
+    // Records `ns`, `n` times.
+    void record(uint64_t ns, uint64_t n = 1) {
         if (ns > highest) {
             ns = highest;
-            ++_clamped;
+            _clamped += n;
         }
-        ++_counts[index(ns)];
-        ++_count;
+        _counts[index(ns)] += n;
+        _count += n;
         _max = std::max(_max, ns);
         _min = std::min(_min, ns);
     }
@@ -81,6 +82,18 @@ public:
             }
         }
         return _max;
+    }
+
+    // Calls f(value, count) for every non-empty bucket in ascending order, with the bucket's
+    // highest value (the largest recorded value for the last): recording those back gives the
+    // same percentiles (how a saved run is read back).
+    template <typename F>
+    void for_each_bucket(F f) const {
+        for (size_t i = 0; i < _counts.size(); ++i) {
+            if (_counts[i] != 0) {
+                f(std::min(highest_in(i), _max), _counts[i]);
+            }
+        }
     }
 
     // Bucket arithmetic, public for the tests.

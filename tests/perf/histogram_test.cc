@@ -82,6 +82,26 @@ TEST(histogram, merged_histograms_equal_one_that_saw_everything) {
     }
 }
 
+TEST(histogram, buckets_recorded_back_give_the_same_percentiles) {
+    const auto values = log_uniform(20'000, 11);
+    histogram h;
+    for (auto v : values) {
+        h.record(v);
+    }
+    histogram back;
+    uint64_t last = 0;
+    h.for_each_bucket([&](uint64_t value, uint64_t n) {
+        EXPECT_GT(value, last) << "ascending, one call per bucket";
+        last = value;
+        back.record(value, n);
+    });
+    EXPECT_EQ(back.count(), h.count());
+    EXPECT_EQ(back.max(), h.max());
+    for (double q : {0.5, 0.9, 0.99, 0.999, 0.9999, 1.0}) {
+        EXPECT_EQ(back.percentile(q), h.percentile(q)) << q;
+    }
+}
+
 TEST(histogram, empty_small_and_clamped_values) {
     histogram h;
     EXPECT_EQ(h.percentile(0.5), 0u);
