@@ -234,7 +234,8 @@ int compare(const std::string& self, const std::vector<std::string>& args) {
        << "request's scheduled send), 100-byte records, one record per request (catch-up: "
        << "batches of 10), one partition, one producer and one consumer, warm-up " << warmup
        << " s excluded. Durability: memory / write / fsync are runnel.ack.after; Redis: no AOF "
-       << "/ appendfsync everysec / always; NATS JetStream file storage counts as write.\n\n"
+       << "/ appendfsync everysec / always; NATS JetStream file storage counts as write. runneld's "
+       << "shard spins on the fast path (backs off at fsync, and for Kafka).\n\n"
        << "| run | p50 us | p90 us | p99 us | p99.9 us | max us | achieved | p99 / floor p99 "
        << "| p99 / best peer p99 |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n";
     for (const auto& o : done) {

@@ -234,8 +234,12 @@ result<servers, std::string> start_servers(const run_flags& f, endpoints& e) {
         e.kafka = f.bootstrap;
     } else {
         const std::string fast = f.transport == "udp" || f.transport == "memif" ? f.transport : "";
-        auto b = start_runneld({.binary = f.runneld, .dir = dir, .fast_path = fast,
-                                .settings = f.settings}, e);
+        auto b = start_runneld({.binary = f.runneld,
+                                .dir = dir,
+                                .fast_path = fast,
+                                .spin = !fast.empty() && f.w.durability != "fsync",
+                                .settings = f.settings},
+                               e);
         if (!b) {
             return failure(b.error());
         }

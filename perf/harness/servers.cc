@@ -127,7 +127,6 @@ result<runneld_server, std::string> start_runneld(const runneld_options& o, endp
         set("dataplane.enabled=true");
         set("dataplane.vdev=net_memif0,role=server,socket=" + e.memif_socket +
             ",socket-abstract=no");
-        set("shards.idle_strategy=spin");
     } else if (o.fast_path == "udp") {
         auto link = udp_link::create();
         if (!link) {
@@ -137,11 +136,9 @@ result<runneld_server, std::string> start_runneld(const runneld_options& o, endp
         e.udp_netns = udp_link::client_ns;
         set("dataplane.enabled=true");
         set(std::string("dataplane.vdev=net_af_packet0,iface=") + udp_link::broker_iface);
-        set("shards.idle_strategy=spin");
         argv.insert(argv.begin(), {"ip", "netns", "exec", udp_link::broker_ns});
-    } else {
-        set("shards.idle_strategy=backoff");
     }
+    set(std::string("shards.idle_strategy=") + (o.spin ? "spin" : "backoff"));
     for (const auto& kv : o.settings) {
         set(kv);
     }

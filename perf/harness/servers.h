@@ -32,6 +32,10 @@ struct runneld_options {
     std::string binary;      // runneld's path
     std::string dir;         // its work directory (data, log, memif socket)
     std::string fast_path;   // "" (Kafka only), "memif" or "udp"
+    // The shard's idle strategy: spin for the fast path, except at fsync, whose io_uring
+    // operations run on kernel io workers that need a core a spinning shard does not leave them
+    // on a two-core host (p99 in seconds); backoff for Kafka only.
+    bool spin = false;
     std::vector<std::string> settings; // more --set KEY=VALUE
 };
 
