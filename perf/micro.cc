@@ -16,12 +16,18 @@
 #include "storage/partition_log.h"
 #include "storage/record_batch.h"
 #include "storage/sim_io.h"
+#include "dataplane/fast_path.h"
+#include "dataplane/packet.h"
+#include "protocol/data_messages.h"
+#include "shard/spsc_ring.h"
 
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 
+#include <atomic>
 #include <cstring>
 #include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -222,6 +228,172 @@ void bm_read_sealed(benchmark::State& state) {
     state.counters["bytes_per_read"] = double(bytes) / double(state.iterations());
 }
 BENCHMARK(bm_read_sealed)->Arg(1)->Arg(1 << 20);
+
+// ---- The wire: Kafka's codec, the fast-path codec, the packet layer, the shard ring ----
+
+// A Produce v7 request carrying one batch (Arg: records, 0 = as many as fit in 16 KiB).
+protocol::writer produce_request_bytes(const std::vector<std::byte>& batch) {
+    protocol::produce_request req{.acks = -1, .timeout_ms = 30000};
+    req.topics.push_back({.name = "orders", .partitions = {{.index = 3, .records = batch}}});
+    protocol::writer w;
+    protocol::encode(w, req, 7);
+    return w;
+}
+
+void bm_produce_encode(benchmark::State& state) {
+    const auto batch = state.range(0) == 0 ? make_batch_16k() : make_batch(size_t(state.range(0)));
+    protocol::produce_request req{.acks = -1, .timeout_ms = 30000};
+    req.topics.push_back({.name = "orders", .partitions = {{.index = 3, .records = batch}}});
+    protocol::writer w;
+    for (auto _ : state) {
+        w.bytes().clear();
+        protocol::encode(w, req, 7);
+        benchmark::DoNotOptimize(w.bytes().data());
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(w.size()));
+}
+BENCHMARK(bm_produce_encode)->Arg(1)->Arg(0);
+
+void bm_produce_decode(benchmark::State& state) {
+    const auto batch = state.range(0) == 0 ? make_batch_16k() : make_batch(size_t(state.range(0)));
+    auto w = produce_request_bytes(batch);
+    for (auto _ : state) {
+        protocol::reader r(w.bytes());
+        auto req = protocol::decode<protocol::produce_request>(r, 7);
+        benchmark::DoNotOptimize(req);
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(w.size()));
+}
+BENCHMARK(bm_produce_decode)->Arg(1)->Arg(0);
+
+// A Fetch v11 response of one partition with `Arg` KiB of 16 KiB batches (encode: what the
+// broker writes per fetch; decode: what a client reads).
+protocol::fetch_response fetch_response_of(const std::vector<std::byte>& records) {
+    protocol::fetch_response resp;
+    resp.topics.push_back({.topic = "orders", .partitions = {}});
+    resp.topics[0].partitions.push_back({.partition = 3, .high_watermark = 1 << 20,
+                                         .records = std::span<const std::byte>(records)});
+    return resp;
+}
+std::vector<std::byte> records_of(size_t kib) {
+    const auto one = make_batch_16k();
+    std::vector<std::byte> all;
+    while (all.size() + one.size() <= kib << 10) {
+        all.insert(all.end(), one.begin(), one.end());
+    }
+    return all;
+}
+
+void bm_fetch_encode(benchmark::State& state) {
+    const auto records = records_of(size_t(state.range(0)));
+    const auto resp = fetch_response_of(records);
+    protocol::writer w;
+    for (auto _ : state) {
+        w.bytes().clear();
+        protocol::encode(w, resp, 11);
+        benchmark::DoNotOptimize(w.bytes().data());
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(w.size()));
+}
+BENCHMARK(bm_fetch_encode)->Arg(16)->Arg(1024);
+
+void bm_fetch_decode(benchmark::State& state) {
+    const auto records = records_of(size_t(state.range(0)));
+    protocol::writer w;
+    protocol::encode(w, fetch_response_of(records), 11);
+    for (auto _ : state) {
+        protocol::reader r(w.bytes());
+        auto resp = protocol::decode<protocol::fetch_response>(r, 11);
+        benchmark::DoNotOptimize(resp);
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(w.size()));
+}
+BENCHMARK(bm_fetch_decode)->Arg(16)->Arg(1024);
+
+// A fast-path produce frame with a 1-record batch of 100 bytes: encode and decode.
+void bm_fast_path_codec(benchmark::State& state) {
+    namespace fp = dataplane::fast_path;
+    const auto batch = make_batch(1);
+    const fp::frame f{.request_id = 42, .body = fp::produce{7, 3, batch}};
+    std::vector<std::byte> out(2048);
+    const bool encode = state.range(0) == 0;
+    const size_t n = fp::encode(out, f);
+    for (auto _ : state) {
+        if (encode) {
+            benchmark::DoNotOptimize(fp::encode(out, f));
+        } else {
+            auto d = fp::decode(std::span<const std::byte>(out.data(), n));
+            benchmark::DoNotOptimize(d);
+        }
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(n));
+    state.SetLabel(encode ? "encode" : "decode");
+}
+BENCHMARK(bm_fast_path_codec)->Arg(0)->Arg(1);
+
+// packet::classify of a received UDP frame carrying that produce frame (Ethernet, IPv4 and UDP
+// headers checked, both checksums verified): what the dataplane does per request before the
+// fast path sees it. Baseline: bm_memcpy of 1 KiB.
+void bm_packet_classify(benchmark::State& state) {
+    namespace pk = dataplane::packet;
+    const pk::local_endpoint self{.mac = {2, 0, 0, 0, 0, 1}, .ip = 0xc0000201, .udp_port = 9093};
+    const pk::remote_endpoint client{.mac = {2, 0, 0, 0, 0, 2}, .ip = 0xc0000202,
+                                     .udp_port = 40000};
+    std::vector<std::byte> frame(2048);
+    const auto batch = make_batch(1);
+    const size_t payload = dataplane::fast_path::encode(
+      std::span(frame).subspan(pk::udp_headers_bytes),
+      {.request_id = 42, .body = dataplane::fast_path::produce{7, 3, batch}});
+    // build_udp writes from `self` to `to`: build the frame as the client sends it.
+    const pk::local_endpoint from{.mac = client.mac, .ip = client.ip, .udp_port = client.udp_port};
+    const pk::remote_endpoint to{.mac = self.mac, .ip = self.ip, .udp_port = self.udp_port};
+    frame.resize(pk::build_udp(frame, from, to, payload));
+    pk::counters c;
+    RUNNEL_ASSERT(pk::classify(frame, self, c).action == pk::verdict::deliver);
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(pk::classify(frame, self, c));
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(frame.size()));
+}
+BENCHMARK(bm_packet_classify);
+
+// The shard ring: one hop between two threads (a ping-pong through two rings; the time of a
+// round trip / 2), beside a push and a pop on one thread (Arg 0: no core crossed).
+void bm_spsc_hop(benchmark::State& state) {
+    spsc_ring<uint64_t> there(1024), back(1024);
+    if (state.range(0) == 0) {
+        uint64_t v = 0;
+        for (auto _ : state) {
+            there.try_push(v);
+            there.try_pop(v);
+            benchmark::DoNotOptimize(v);
+        }
+        state.SetLabel("same thread: push + pop");
+        return;
+    }
+    std::atomic<bool> stop{false};
+    std::thread echo([&] {
+        uint64_t v;
+        while (!stop.load(std::memory_order_relaxed)) {
+            if (there.try_pop(v)) {
+                while (!back.try_push(v)) {
+                }
+            }
+        }
+    });
+    uint64_t v = 0;
+    for (auto _ : state) {
+        while (!there.try_push(v)) {
+        }
+        while (!back.try_pop(v)) {
+        }
+    }
+    stop = true;
+    echo.join();
+    state.SetItemsProcessed(int64_t(state.iterations()) * 2); // hops
+    state.SetLabel("two threads: items/s = hops/s");
+}
+BENCHMARK(bm_spsc_hop)->Arg(0)->Arg(1)->UseRealTime();
 
 } // namespace
 

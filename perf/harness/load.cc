@@ -165,8 +165,11 @@ load_result run_load(const std::vector<std::unique_ptr<producer>>& producers,
     schedule sched(start, open ? o.rate : 1, open ? total : 0);
     if (open) {
         t.first_measured = uint64_t(std::llround(o.rate * o.warmup_seconds));
-        t.start.reserve(total);
-        t.state.reserve(total);
+        // Pre-faulted: written once now, so that no page fault lands inside a measured request.
+        t.start.resize(total);
+        t.state.resize(total);
+        t.start.clear();
+        t.state.clear();
     } else {
         t.first_measured = UINT64_MAX; // set when the warm-up ends
     }
