@@ -3,7 +3,8 @@
 consume catch-up) on every transport (the minimal Kafka client, librdkafka, the fast path over
 memif and over kernel UDP, Redis Streams, NATS JetStream) completes and counts every request
 exactly once; closed loop, several producers and consumers, each floor, the plot, bad flags and
-a Ctrl-C. It never asserts a time: only counts, exit codes and messages.
+a Ctrl-C, and `compare --quick`. It never asserts a time: only counts, exit codes and
+messages.
 Usage: perf_smoke_test.py RUNNEL_PERF RUNNELD"""
 import json
 import os
@@ -113,6 +114,16 @@ def main():
     assert run["acked"] == run["sent"], run
     assert "interrupted" in out, out
     print("ok: interrupted after", run["sent"], "requests")
+    # The standard suite, short: every row of the table is a run that completed.
+    out = os.path.join(WORK, "compare")
+    perf("compare", "--quick", "--out", out, "--runneld", RUNNELD, "--work", WORK, timeout=600)
+    table = open(os.path.join(out, "compare.md")).read()
+    rows = [l for l in table.splitlines() if l.startswith("| ") and not l.startswith("| run ")]
+    assert len(rows) >= 30 and "failed" not in table, table
+    for level in ("memory", "write", "fsync"):
+        png = os.path.join(out, f"compare-{level}.png")
+        assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n", png
+    print(f"ok: compare --quick, {len(rows)} rows")
     leftover = [d for d in os.listdir(WORK) if d.startswith("runnel-perf-")]
     assert not leftover, f"server directories left behind: {leftover}"
     print(f"{checked} runs checked")
