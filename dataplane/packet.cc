@@ -200,19 +200,34 @@ std::string_view to_string(drop_reason r) {
     return "unknown";
 }
 
+// RFC 1071's sum is the same in either byte order (its section 2B): the words are summed as they
+// lie in memory, 4 bytes at a time into 64 bits (no carry is lost below 2^32 words), and the
+// folded result is swapped into network order once. `sum` comes in network order.
 uint16_t internet_checksum(std::span<const std::byte> bytes, uint32_t sum) {
-    uint64_t s = sum;
+    uint64_t s = 0;
     size_t i = 0;
-    for (; i + 1 < bytes.size(); i += 2) {
-        s += load16(bytes, i);
+    for (; i + 4 <= bytes.size(); i += 4) {
+        uint32_t w;
+        std::memcpy(&w, bytes.data() + i, 4);
+        s += w;
+    }
+    if (i + 2 <= bytes.size()) {
+        uint16_t w;
+        std::memcpy(&w, bytes.data() + i, 2);
+        s += w;
+        i += 2;
     }
     if (i < bytes.size()) {
-        s += uint32_t(uint8_t(bytes[i])) << 8;
+        s += uint8_t(bytes[i]); // the high byte of a network-order word: low in memory order
     }
     while (s >> 16) {
         s = (s & 0xffff) + (s >> 16);
     }
-    return uint16_t(~s & 0xffff);
+    uint64_t n = __builtin_bswap16(uint16_t(s)) + uint64_t(sum);
+    while (n >> 16) {
+        n = (n & 0xffff) + (n >> 16);
+    }
+    return uint16_t(~n & 0xffff);
 }
 
 classification classify(std::span<std::byte> f, const local_endpoint& self, counters& c) {

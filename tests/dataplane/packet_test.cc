@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <vector>
 
 using namespace runnel::dataplane::packet;
@@ -93,6 +95,42 @@ TEST(packet, our_arp_request_is_answered_and_the_answer_names_the_neighbour) {
     EXPECT_EQ(classify(f, self, c).action, verdict::drop) << "addressed to the asker, not us";
     std::vector<std::byte> small(41);
     EXPECT_EQ(build_arp_request(small, asker, self.ip), 0u);
+}
+
+// RFC 1071 word by word in network order: the reference for the word-at-a-time sum.
+uint16_t reference_checksum(std::span<const std::byte> b, uint32_t sum) {
+    uint64_t s = sum;
+    size_t i = 0;
+    for (; i + 1 < b.size(); i += 2) {
+        s += uint32_t(uint8_t(b[i])) << 8 | uint8_t(b[i + 1]);
+    }
+    if (i < b.size()) {
+        s += uint32_t(uint8_t(b[i])) << 8;
+    }
+    while (s >> 16) {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    return uint16_t(~s & 0xffff);
+}
+
+TEST(packet, checksum_equals_the_word_by_word_sum_at_every_length_and_offset) {
+    std::mt19937 rng(7);
+    std::vector<std::byte> buf(1600);
+    for (auto& x : buf) {
+        x = std::byte(rng());
+    }
+    for (size_t len = 0; len < 200; ++len) {
+        for (size_t off = 0; off < 4; ++off) { // unaligned starts too
+            const auto b = std::span<const std::byte>(buf).subspan(off, len);
+            const uint32_t sum = rng() % 3 == 0 ? 0 : uint32_t(rng() & 0x3ffff);
+            ASSERT_EQ(internet_checksum(b, sum), reference_checksum(b, sum)) << len << " " << off;
+        }
+    }
+    // All ones: the largest sums, where a carry lost in folding would show.
+    std::vector<std::byte> ones(1500, std::byte{0xff});
+    EXPECT_EQ(internet_checksum(ones, 0x1ffff), reference_checksum(ones, 0x1ffff));
+    EXPECT_EQ(internet_checksum(std::span(ones).first(1499)),
+              reference_checksum(std::span(ones).first(1499), 0));
 }
 
 TEST(packet, icmp_echo_request_becomes_the_reply) {
