@@ -47,12 +47,18 @@ void service::on_datagram(std::span<const std::byte> payload, const packet::remo
         return;
     }
     if (const auto* r = std::get_if<produce>(&f->body)) {
-        // The answer may come from a later duty cycle: `from` and `p` are captured by value and
-        // by pointer (the port outlives the service).
-        _log.produce(r->topic, r->partition, r->batch,
-                     [this, &p, from, id](log_service::produced d) {
-                         answer(p, from, id, ack{d.error, d.base_offset, d.last_offset});
-                     });
+        // The answer may come from a later duty cycle: whom to answer waits in a slot (the port
+        // outlives the service).
+        uint32_t slot;
+        if (_free_pending.empty()) {
+            slot = uint32_t(_pending.size());
+            _pending.emplace_back();
+        } else {
+            slot = _free_pending.back();
+            _free_pending.pop_back();
+        }
+        _pending[slot] = {.via = &p, .to = from, .request_id = id};
+        _log.produce(r->topic, r->partition, r->batch, *this, slot);
         return;
     }
     if (std::holds_alternative<subscribe>(f->body) || std::holds_alternative<credit>(f->body) ||
@@ -65,6 +71,12 @@ void service::on_datagram(std::span<const std::byte> payload, const packet::remo
     // requests.
     ++_counters.malformed[size_t(decode_errc::unknown_type)];
     answer(p, from, id, error{error_code::unknown_type});
+}
+
+void service::produced(uint64_t cookie, const log_service::produced& d) {
+    const pending_ack a = _pending[size_t(cookie)];
+    _free_pending.push_back(uint32_t(cookie));
+    answer(*a.via, a.to, a.request_id, ack{d.error, d.base_offset, d.last_offset});
 }
 
 namespace {

@@ -65,7 +65,15 @@ struct producer_entry {
 };
 inline constexpr size_t producer_batches_kept = 5;
 
-using fast_produce_done = std::function<void(const protocol::produce_response_partition&)>;
+// Where the broker answers fast-path produces (the fast path's log service; one per broker).
+class fast_produce_sink {
+public:
+    virtual ~fast_produce_sink() = default;
+    // The produce made with `cookie` reached its ack level or failed: the partition's Kafka error
+    // code and, when none, the batch's base and last offsets.
+    virtual void produced(uint64_t cookie, int16_t error, int64_t base_offset,
+                          int64_t last_offset) = 0;
+};
 
 class broker final : public request_handler, public pollable {
 public:
@@ -90,9 +98,12 @@ public:
     // A producer id no other producer has had (InitProducerId for either path).
     int64_t new_producer_id() { return _next_producer_id++; }
     // Appends one batch (copied) as a Kafka producer with acks=-1 would: the same idempotence
-    // state, log and ack level; `done` gets the partition's answer (error code, base offset).
+    // state, log and ack level; the sink gets the answer with `cookie`, now or from a later
+    // poll. Steady state allocates nothing: finished jobs are kept for the next produce.
     void fast_produce(uint32_t handle, int32_t partition, std::span<const std::byte> batch,
-                      fast_produce_done done);
+                      uint64_t cookie);
+    // Null: answers are dropped (the fast path is going away).
+    void set_fast_sink(fast_produce_sink* s) { _fast_sink = s; }
     // A partition's offsets for a subscriber, or the Kafka error that says why there is none.
     struct fast_extent {
         int16_t error = 0;
@@ -188,8 +199,11 @@ private:
                             const protocol::produce_request_partition& p, bool acks_valid,
                             bool transactional);
     void start_produce(std::unique_ptr<produce_job> job);
+    void begin_produce(produce_job& job); // once it is on _produces
     bool run_produce(produce_job& job);
     void finish_produce(produce_job& job);
+    void retire_produce(produce_job& job); // off _produces: freed, or kept (fast path)
+    void answer_fast(uint64_t cookie, int16_t error, int64_t base_offset, int64_t last_offset);
     static void on_produce_ack(storage::append_waiter& w);
     // Fetch.
     void run_fetch(fetch_job& job, uint64_t now_us);
@@ -202,6 +216,8 @@ private:
     std::unique_ptr<storage::metadata_store> _metadata;
     std::map<std::string, topic_entry, std::less<>> _topics;
     std::list<std::unique_ptr<produce_job>> _produces; // waiting for acks or retrying
+    std::list<std::unique_ptr<produce_job>> _spare_fast_jobs; // finished, kept for reuse
+    fast_produce_sink* _fast_sink = nullptr;
     bool _produce_blocked = false; // a produce is held back: later ones queue behind it
     std::list<std::unique_ptr<fetch_job>> _fetches;    // reading or parked (long poll)
     std::unique_ptr<offsets_log> _offsets_log;

@@ -32,22 +32,19 @@ std::optional<dataplane::log_service::topic> fast_path_log::resolve(std::string_
 }
 
 void fast_path_log::produce(uint32_t topic_handle, uint32_t partition,
-                            std::span<const std::byte> batch, std::function<void(produced)> done) {
-    // The batch's last offset delta, for the ack (the log answers with the base offset).
-    const int32_t delta = batch.size() >= storage::batch::header_bytes
-                            ? storage::batch::read_header(batch).last_offset_delta
-                            : 0;
-    auto answer = [alive = _alive, done = std::move(done),
-                   delta](const protocol::produce_response_partition& r) {
-        if (!*alive) {
-            return; // the port is gone: nobody to answer
-        }
-        const bool ok = r.error_code == protocol::error_none;
-        done({.error = fast_path_error(r.error_code),
-              .base_offset = ok ? r.base_offset : -1,
-              .last_offset = ok ? r.base_offset + delta : -1});
-    };
-    _broker.fast_produce(topic_handle, int32_t(partition), batch, std::move(answer));
+                            std::span<const std::byte> batch, dataplane::produce_sink& to,
+                            uint64_t cookie) {
+    _sink = &to;
+    _broker.fast_produce(topic_handle, int32_t(partition), batch, cookie);
+}
+
+void fast_path_log::produced(uint64_t cookie, int16_t error, int64_t base_offset,
+                             int64_t last_offset) {
+    if (*_alive && _sink != nullptr) { // after stop() the port is gone: nobody to answer
+        _sink->produced(cookie, {.error = fast_path_error(error),
+                                 .base_offset = base_offset,
+                                 .last_offset = last_offset});
+    }
 }
 
 dataplane::log_service::extent fast_path_log::visible(uint32_t topic_handle, uint32_t partition,

@@ -219,11 +219,30 @@ void broker::start_produce(std::unique_ptr<produce_job> job) {
     produce_job& ref = *job;
     _produces.push_back(std::move(job));
     ref.self = std::prev(_produces.end());
+    begin_produce(ref);
+}
+
+void broker::begin_produce(produce_job& job) {
     if (_produce_blocked) {
-        ref.retry = true; // behind a produce that met back-pressure: appends keep arrival order
+        job.retry = true; // behind a produce that met back-pressure: appends keep arrival order
         return;
     }
-    _produce_blocked = run_produce(ref);
+    _produce_blocked = run_produce(job);
+}
+
+void broker::retire_produce(produce_job& job) {
+    if (job.req == nullptr) {
+        _spare_fast_jobs.splice(_spare_fast_jobs.end(), _produces, job.self);
+    } else {
+        _produces.erase(job.self);
+    }
+}
+
+void broker::answer_fast(uint64_t cookie, int16_t error, int64_t base_offset,
+                         int64_t last_offset) {
+    if (_fast_sink != nullptr) {
+        _fast_sink->produced(cookie, error, base_offset, last_offset);
+    }
 }
 
 // A handle is this boot's generation (12 random bits, above) and an index into _handle_names, so
@@ -266,36 +285,51 @@ broker::topic_entry* broker::topic_of_handle(uint32_t handle) {
 }
 
 void broker::fast_produce(uint32_t handle, int32_t partition, std::span<const std::byte> batch,
-                          fast_produce_done done) {
-    auto job = std::make_unique<produce_job>(produce_job{.api_version = 9});
-    job->home = this;
-    job->on_done = std::move(done);
+                          uint64_t cookie) {
     const std::string_view name = handle_name(handle);
-    job->res.topics.push_back({.name = name, .partitions = {{.index = partition}}});
-    auto& out = job->res.topics[0].partitions[0];
+    int16_t error = error_none;
     if (name.empty()) {
-        out.error_code = error_unknown_topic_id; // from another boot, or never handed out
+        error = error_unknown_topic_id; // from another boot, or never handed out
     } else if (_produces.size() >= fast_produces_max) { // otherwise it queues, in order
-        out.error_code = error_throttling_quota_exceeded; // the fast path's OVERLOADED
+        error = error_throttling_quota_exceeded; // the fast path's OVERLOADED
     } else if (batch_size_at(batch) != batch.size()) {
-        out.error_code = error_corrupt_message; // exactly one whole batch per frame
+        error = error_corrupt_message; // exactly one whole batch per frame
     }
-    if (out.error_code != error_none) {
-        job->on_done(out);
+    if (error != error_none) {
+        answer_fast(cookie, error, -1, -1);
         return;
     }
-    job->owned_batch.assign(batch.begin(), batch.end());
-    auto& part = job->parts.emplace_back();
-    part.job = job.get();
+    // A finished job is taken back with the capacity of its vectors: no allocation.
+    if (_spare_fast_jobs.empty()) {
+        auto fresh = std::make_unique<produce_job>(produce_job{.api_version = 9});
+        fresh->home = this;
+        fresh->res.topics.resize(1);
+        fresh->res.topics[0].partitions.resize(1);
+        _spare_fast_jobs.push_back(std::move(fresh));
+    }
+    _produces.splice(_produces.end(), _spare_fast_jobs, _spare_fast_jobs.begin());
+    produce_job& job = *_produces.back();
+    job.self = std::prev(_produces.end());
+    job.cookie = cookie;
+    job.waiting = 0;
+    job.retry = false;
+    job.res.topics[0].name = name;
+    auto& out = job.res.topics[0].partitions[0];
+    out = protocol::produce_response_partition{.index = partition};
+    job.owned_batch.assign(batch.begin(), batch.end());
+    job.last_offset_delta = storage::batch::read_header(job.owned_batch).last_offset_delta;
+    job.parts.clear();
+    auto& part = job.parts.emplace_back();
+    part.job = &job;
     part.topic = name;
     part.index = partition;
     part.out = &out;
-    const protocol::produce_request_partition p{.index = partition, .records = job->owned_batch};
+    const protocol::produce_request_partition p{.index = partition, .records = job.owned_batch};
     out.error_code = partition_error(find_topic(name), name, p, true, false);
     if (out.error_code == error_none) {
-        part.records = job->owned_batch;
+        part.records = job.owned_batch;
     }
-    start_produce(std::move(job));
+    begin_produce(job);
 }
 
 // Appends what is left of every partition; returns early, to be run again from poll(), when a
@@ -397,7 +431,7 @@ bool broker::run_produce(produce_job& job) {
     if (!acks) {
         job.req->send_response = false; // acks=0: no answer, and no waiter points at the job
         job.req->finish();
-        _produces.erase(job.self);
+        retire_produce(job);
         return false;
     }
     if (job.waiting == 0) {
@@ -433,12 +467,15 @@ void broker::finish_produce(produce_job& job) {
         }
     }
     if (job.req == nullptr) {
-        job.on_done(*job.parts[0].out);
+        const auto& out = *job.parts[0].out;
+        const bool ok = out.error_code == error_none;
+        answer_fast(job.cookie, out.error_code, ok ? out.base_offset : -1,
+                    ok ? out.base_offset + job.last_offset_delta : -1);
     } else {
         encode(job.req->response, job.res, job.api_version);
         job.req->finish();
     }
-    _produces.erase(job.self);
+    retire_produce(job);
 }
 
 } // namespace runnel::kafka

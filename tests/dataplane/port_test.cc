@@ -189,7 +189,7 @@ namespace {
 // A log that records produced batches; answers later (from `flush`) as a real log does.
 struct fake_log final : log_service {
     std::vector<std::vector<std::byte>> batches;
-    std::vector<std::function<void()>> later;
+    std::vector<std::function<void()>> later; // the test's own, may allocate
     int64_t next_producer_id = 1000;
     int64_t new_producer_id() override { return next_producer_id++; }
     std::optional<topic> resolve(std::string_view name) override {
@@ -199,14 +199,16 @@ struct fake_log final : log_service {
         return std::nullopt;
     }
     void produce(uint32_t handle, uint32_t partition, std::span<const std::byte> batch,
-                 std::function<void(produced)> done) override {
+                 produce_sink& to, uint64_t cookie) override {
         if (handle != 3 || partition >= 2) {
-            done({.error = fast_path::error_code::unknown_partition});
+            to.produced(cookie, {.error = fast_path::error_code::unknown_partition});
             return;
         }
         batches.emplace_back(batch.begin(), batch.end());
         const auto base = int64_t(batches.size() - 1);
-        later.push_back([done, base] { done({.base_offset = base, .last_offset = base}); });
+        later.push_back([&to, cookie, base] {
+            to.produced(cookie, {.base_offset = base, .last_offset = base});
+        });
     }
     void flush() {
         for (auto& f : later) {

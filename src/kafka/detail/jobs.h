@@ -35,7 +35,8 @@ struct broker::produce_job {
     protocol::produce_request msg;
     protocol::produce_response res;
     std::vector<std::byte> owned_batch; // a fast-path batch, copied out of its mbuf
-    fast_produce_done on_done;
+    uint64_t cookie = 0;                // a fast-path produce's, for the sink
+    int32_t last_offset_delta = 0;      // of the fast-path batch
     std::vector<part> parts; // never resized once waiters point into it
     uint32_t waiting = 0;
     bool retry = false;      // an append met back-pressure: run again from poll()

@@ -294,16 +294,28 @@ TEST_F(fixture, fast_path_produce_shares_the_log_and_the_producer_state) {
     EXPECT_FALSE(b->resolve_topic("bad name!").has_value());
     EXPECT_FALSE(b->resolve_topic("__consumer_offsets").has_value());
 
-    auto fast = [&](uint32_t handle, int32_t partition, std::span<const std::byte> batch) {
+    struct fast_answers final : fast_produce_sink {
         std::optional<produce_response_partition> answer;
-        b->fast_produce(handle, partition, batch, [&](const produce_response_partition& p) {
-            answer = p;
-        });
+        uint64_t cookie = 0;
+        int64_t last_offset = -1;
+        void produced(uint64_t c, int16_t error, int64_t base, int64_t last) override {
+            answer = produce_response_partition{.error_code = error, .base_offset = base};
+            cookie = c;
+            last_offset = last;
+        }
+    } sink;
+    b->set_fast_sink(&sink);
+    uint64_t cookie = 100;
+    auto fast = [&](uint32_t handle, int32_t partition, std::span<const std::byte> batch) {
+        auto& answer = sink.answer;
+        answer.reset();
+        b->fast_produce(handle, partition, batch, ++cookie);
         for (int i = 0; i < 10000 && !answer; ++i) {
             storage->poll(now_us(), true);
             b->poll(now_us(), true);
         }
         EXPECT_TRUE(answer.has_value());
+        EXPECT_EQ(sink.cookie, cookie) << "the answer names its produce";
         return answer.value_or(produce_response_partition{});
     };
     const storage::batch_spec first{.producer_id = model::producer_id(7), .producer_epoch = 0,
@@ -316,6 +328,7 @@ TEST_F(fixture, fast_path_produce_shares_the_log_and_the_producer_state) {
     const auto next = records(3, {.producer_id = model::producer_id(7), .producer_epoch = 0,
                                   .base_sequence = 2});
     EXPECT_EQ(fast(h->handle, 0, next).base_offset, 2);
+    EXPECT_EQ(sink.last_offset, 4) << "base offset + the batch's last offset delta";
     EXPECT_EQ(fast(h->handle, 9, next).error_code, error_unknown_topic_or_partition);
     EXPECT_EQ(fast(999, 0, next).error_code, error_unknown_topic_id);
     // A handle of another boot (another generation in its top bits) names no topic here.
