@@ -4,6 +4,7 @@
 # runnel-fastpath-bench as the memif client. Arguments: SAMPLES WARMUP (default 20000 2000).
 # IDLE=backoff (default spin) sets the broker's idle strategy: on two cores a spinning broker and
 # a spinning client starve the kernel's io workers, so write/fsync latencies want backoff.
+# SET="KEY=VALUE ..." passes more runneld settings (e.g. SET=log.preallocate_bytes=1073741824).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build}
@@ -13,6 +14,7 @@ sock=$work/memif.sock
 "$build/src/runneld" --data-dir "$work/data" --set kafka.listen_port=19093 \
     --set dataplane.enabled=true --set "shards.idle_strategy=${IDLE:-spin}" \
     --set "dataplane.vdev=net_memif0,role=server,socket=$sock,socket-abstract=no" \
+    $(for kv in ${SET:-}; do printf -- '--set %s ' "$kv"; done) \
     2>"$work/runneld.log" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
