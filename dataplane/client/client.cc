@@ -88,7 +88,7 @@ client::client(std::unique_ptr<transport> t, client_options o)
 
 client::~client() {
     for (auto& p : _partitions) {
-        fail_from(p, std::numeric_limits<int32_t>::min(), status::closed, true);
+        fail_from(p, nullptr, status::closed);
     }
     for (const auto& [id, s] : _subscriptions) {
         if (!s.closed) {
@@ -202,8 +202,9 @@ status client::produce(const topic& t, uint32_t partition, std::span<const recor
     s.batch = p.next_batch;
     s.done = std::move(done);
     s.first_sent_us = s.last_sent_us = now_us();
-    // Kafka numbers records, not batches: the next batch starts after this one's last record.
-    p.next_sequence += int32_t(records.size());
+    // Kafka numbers records, not batches: the next batch starts after this one's last record,
+    // and sequences wrap from INT32_MAX to 0.
+    p.next_sequence = int32_t((int64_t(p.next_sequence) + int64_t(records.size())) & INT32_MAX);
     ++p.next_batch;
     ++p.busy;
     ++_in_flight;
@@ -223,12 +224,16 @@ void client::complete(partition_state& p, slot& s, const delivery& d) {
     }
 }
 
-void client::fail_from(partition_state& p, int32_t sequence, status why, bool reset) {
+void client::fail_from(partition_state& p, const slot* first, status why) {
     // The partition's state is settled before any completion runs, so that one that produces
     // again continues from it (failure path: allocates).
+    const bool all = first == nullptr;
+    const uint32_t from_batch = all ? 0 : first->batch;
+    const int32_t from_sequence = all ? 0 : first->sequence;
     std::vector<delivery_fn> failed;
     for (slot& s : p.slots) {
-        if (s.busy && s.sequence >= sequence) {
+        // Batch numbers wrap: a batch is at or after `first` when it is less than 2^31 ahead.
+        if (s.busy && (all || uint32_t(s.batch - from_batch) < (1u << 31))) {
             s.busy = false;
             --p.busy;
             --_in_flight;
@@ -236,10 +241,10 @@ void client::fail_from(partition_state& p, int32_t sequence, status why, bool re
             s.done = nullptr;
         }
     }
-    if (reset) {
+    if (all) {
         p.producer_id = -1; // the next produce asks for a new id and starts at sequence 0
     } else {
-        p.next_sequence = std::min(p.next_sequence, sequence);
+        p.next_sequence = from_sequence; // the failed batch's sequence is used again
     }
     for (auto& done : failed) {
         if (done) {
@@ -270,7 +275,7 @@ void client::on_ack(uint64_t request_id, const ack& a) {
     case error_code::not_leader:
         return; // the retransmit timer sends it again
     case error_code::invalid_producer_epoch:
-        fail_from(p, std::numeric_limits<int32_t>::min(), from_wire(a.error), true);
+        fail_from(p, nullptr, from_wire(a.error));
         return;
     case error_code::malformed:
     case error_code::unsupported_version:
@@ -286,7 +291,7 @@ void client::on_ack(uint64_t request_id, const ack& a) {
         break;
     }
     // Not appended, and never will be: neither are the batches sent after it.
-    fail_from(p, s.sequence, from_wire(a.error), false);
+    fail_from(p, &s, from_wire(a.error));
 }
 
 void client::on_push(const push& m) {
@@ -367,7 +372,7 @@ uint32_t client::fire_timers(uint64_t now) {
             }
             if (now - s.first_sent_us >= timeout) {
                 // Appended or not, nobody can tell: start the partition again under a new id.
-                fail_from(p, std::numeric_limits<int32_t>::min(), status::timed_out, true);
+                fail_from(p, nullptr, status::timed_out);
                 ++n;
                 break;
             }

@@ -196,8 +196,9 @@ private:
     bool send(const fast_path::frame& f);
     bool send_datagram(std::span<const std::byte> d);
     void complete(partition_state& p, slot& s, const delivery& d);
-    // Fails the partition's batches from `sequence` on; `reset` drops its producer id too.
-    void fail_from(partition_state& p, int32_t sequence, status why, bool reset);
+    // Fails the partition's batches from `first` on; all of them when null, and then its
+    // producer id goes too.
+    void fail_from(partition_state& p, const slot* first, status why);
     uint32_t fire_timers(uint64_t now);
 
     std::unique_ptr<transport> _transport;

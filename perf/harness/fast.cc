@@ -39,12 +39,13 @@ private:
 };
 
 struct session {
-    std::unique_ptr<client::client> c;
     client::topic t;
     early_sink early_producers, early_consumers;
     sink* producers = &early_producers;
     sink* consumers = &early_consumers;
     uint8_t visibility = 0;
+    // Last, so it goes first: closing fails what is in flight into the sinks above.
+    std::unique_ptr<client::client> c;
 };
 
 result<std::unique_ptr<client::transport>, std::string> open_link(const endpoints& e, bool memif) {
@@ -94,6 +95,8 @@ public:
     fast_producer_impl(std::shared_ptr<session> s, const workload& w)
         : _s(std::move(s)), _w(w), _values(w.batch, std::string(w.record_bytes, 'v')),
           _records(w.batch) {}
+    // The run's sink is gone: what the client fails as it closes goes nowhere that matters.
+    ~fast_producer_impl() override { _s->producers = &_s->early_producers; }
 
     bool send(uint64_t request) override {
         for (uint32_t i = 0; i < _values.size(); ++i) {
@@ -142,6 +145,7 @@ private:
 class fast_consumer_impl final : public consumer {
 public:
     explicit fast_consumer_impl(std::shared_ptr<session> s) : _s(std::move(s)) {}
+    ~fast_consumer_impl() override { _s->consumers = &_s->early_consumers; }
 
     uint32_t poll(sink& k) override {
         _s->consumers = &k;

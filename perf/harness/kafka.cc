@@ -37,13 +37,18 @@ struct frame {
     int32_t correlation = 0;
     std::span<const std::byte> body;
     size_t bytes = 0;
+    bool malformed = false; // a size no response has: the connection is of no further use
 };
 std::optional<frame> next_frame(std::span<const std::byte> in) {
-    if (in.size() < 8) {
+    if (in.size() < 4) {
         return std::nullopt;
     }
     protocol::reader size(in.first(4));
-    const auto n = size_t(size.int32());
+    const int32_t declared = size.int32();
+    if (declared < 4) {
+        return frame{.malformed = true};
+    }
+    const auto n = size_t(declared);
     if (in.size() < 4 + n) {
         return std::nullopt;
     }
@@ -79,6 +84,9 @@ result<frame, std::string> call(stream& s, protocol::writer& w, int timeout_ms) 
             return failure(s.error());
         }
         if (auto f = next_frame(s.in())) {
+            if (f->malformed) {
+                return failure(std::string("a response with a size below 4"));
+            }
             return *f;
         }
         pollfd p{.fd = s.fd(), .events = POLLIN, .revents = 0};
@@ -116,6 +124,10 @@ public:
         }
         uint32_t n = 0;
         while (auto f = next_frame(_s.in())) {
+            if (f->malformed) {
+                k.broken("kafka producer: a response with a size below 4");
+                return n + 1;
+            }
             if (_pending.empty()) {
                 k.broken("kafka producer: an answer to no request");
                 return n + 1;
@@ -168,6 +180,10 @@ public:
         auto f = next_frame(_s.in());
         if (!f) {
             return 0;
+        }
+        if (f->malformed) {
+            k.broken("kafka consumer: a response with a size below 4");
+            return 1;
         }
         _waiting = false;
         protocol::reader r(f->body);

@@ -73,7 +73,9 @@ public:
     void failed(uint64_t id, std::string_view why) override {
         if (answer(id, failed_bit)) {
             ++_t.r.failed;
-            ++_t.finished;
+            if (!(_t.o.end_to_end && (_t.state[id] & consumed_bit))) {
+                ++_t.finished; // (a consumed request was finished when it was read)
+            }
             broken("request " + std::to_string(id) + ": " + std::string(why));
         }
     }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <optional>
+#include <unordered_set>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,7 @@ public:
         _wake.enable(_queue);
     }
     ~rdkafka_producer_impl() override {
+        _sink = nullptr; // the flush below reports to nobody: the run is over
         if (_rk != nullptr) {
             rd_kafka_flush(_rk, 5000);
             rd_kafka_queue_destroy(_queue);
@@ -109,19 +111,21 @@ public:
     static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
         auto* self = static_cast<rdkafka_producer_impl*>(opaque);
         const auto tag = uint64_t(reinterpret_cast<uintptr_t>(m->_private));
+        const uint64_t request = tag >> 1;
+        const bool last = (tag & 1) != 0;
         ++self->_events;
-        if (m->err) {
-            // A failed record fails its request once: at its last record, or here if earlier.
-            if (!self->_failed_request || *self->_failed_request != (tag >> 1)) {
-                self->_failed_request = tag >> 1;
-                --self->_pending;
-                self->_sink->failed(tag >> 1, rd_kafka_err2str(m->err));
-            }
+        if (self->_sink == nullptr) {
             return;
         }
-        if ((tag & 1) && self->_failed_request != (tag >> 1)) {
+        // A request fails once, at its first failed record; it leaves the window at its last.
+        if (m->err && self->_failed.insert(request).second) {
+            self->_sink->failed(request, rd_kafka_err2str(m->err));
+        }
+        if (last) {
             --self->_pending;
-            self->_sink->done(tag >> 1);
+            if (self->_failed.erase(request) == 0) {
+                self->_sink->done(request);
+            }
         }
     }
 
@@ -132,7 +136,7 @@ private:
     wakeup _wake;
     std::vector<std::string> _values;
     uint32_t _pending = 0;
-    std::optional<uint64_t> _failed_request;
+    std::unordered_set<uint64_t> _failed; // requests with a failed record, until their last
     std::string _refused;
     sink* _sink = nullptr;
     uint32_t _events = 0;

@@ -27,9 +27,12 @@ public:
     extent visible(uint32_t topic_handle, uint32_t partition, uint8_t visibility) override;
     void read(uint32_t topic_handle, uint32_t partition, int64_t offset, int64_t upto,
               uint32_t max_bytes, read_done done) override;
+    // Once: runneld calls it before the broker goes, and the destructor may run after.
     void stop() {
-        *_alive = false;
-        _broker.set_fast_sink(nullptr);
+        if (*_alive) {
+            *_alive = false;
+            _broker.set_fast_sink(nullptr);
+        }
     }
 
 private:

@@ -292,7 +292,8 @@ void broker::fast_produce(uint32_t handle, int32_t partition, std::span<const st
         error = error_unknown_topic_id; // from another boot, or never handed out
     } else if (_produces.size() >= fast_produces_max) { // otherwise it queues, in order
         error = error_throttling_quota_exceeded; // the fast path's OVERLOADED
-    } else if (batch_size_at(batch) != batch.size()) {
+    } else if (batch.size() < storage::batch::header_bytes ||
+               batch_size_at(batch) != batch.size()) {
         error = error_corrupt_message; // exactly one whole batch per frame
     }
     if (error != error_none) {

@@ -337,6 +337,7 @@ TEST_F(fixture, fast_path_produce_shares_the_log_and_the_producer_state) {
     auto two = next;
     two.insert(two.end(), next.begin(), next.end());
     EXPECT_EQ(fast(h->handle, 0, two).error_code, error_corrupt_message);
+    EXPECT_EQ(fast(h->handle, 0, {}).error_code, error_corrupt_message) << "no batch at all";
 
     const auto f = fetch("orders", 0, 2);
     EXPECT_EQ(f.high_watermark, 5);
