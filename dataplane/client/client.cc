@@ -162,7 +162,11 @@ status client::produce(const topic& t, uint32_t partition, std::span<const recor
     auto it = _partition_index.find(key);
     if (it == _partition_index.end()) {
         it = _partition_index.emplace(key, _partitions.size()).first;
-        _partitions.emplace_back().slots.resize(_opts.window);
+        auto& fresh = _partitions.emplace_back();
+        fresh.slots.resize(_opts.window);
+        fresh.topic_handle = t.handle;
+        fresh.partition = partition;
+        fresh.index = _partitions.size() - 1;
     }
     const size_t index = it->second;
     if (_partitions[index].producer_id < 0) {
@@ -180,19 +184,26 @@ status client::produce(const topic& t, uint32_t partition, std::span<const recor
         p.next_sequence = 0;
     }
     partition_state& p = _partitions[index];
-    slot& s = p.slots[p.next_batch % _opts.window];
-    if (p.busy >= _opts.window || s.busy) {
-        return status::would_block;
+    send_queued(p); // what waits goes first
+    if (p.busy >= _opts.window || p.slots[p.next_batch % _opts.window].busy ||
+        !p.queue_waiting.empty()) {
+        return enqueue(p, records, std::move(done));
     }
+    return send_batch(p, records, std::move(done));
+}
+
+status client::send_batch(partition_state& p, std::span<const record> records,
+                          delivery_fn done) {
+    slot& s = p.slots[p.next_batch % _opts.window];
     storage::build_batch(_batch, records,
                          {.base_timestamp = model::timestamp_ms(wall_ms()),
                           .producer_id = model::producer_id(p.producer_id),
                           .producer_epoch = p.epoch,
                           .base_sequence = p.next_sequence});
     s.datagram.resize(_transport->datagram_max());
-    const size_t n = encode(s.datagram, {.request_id = produce_id(index, p.next_batch),
+    const size_t n = encode(s.datagram, {.request_id = produce_id(p.index, p.next_batch),
                                          .body = fast_path::produce{
-                                           t.handle, partition, _batch}});
+                                           p.topic_handle, p.partition, _batch}});
     if (n == 0) {
         return status::too_large;
     }
@@ -202,6 +213,8 @@ status client::produce(const topic& t, uint32_t partition, std::span<const recor
     s.batch = p.next_batch;
     s.done = std::move(done);
     s.first_sent_us = s.last_sent_us = now_us();
+    s.resend_after_us = resend_after_us();
+    s.resent = false;
     // Kafka numbers records, not batches: the next batch starts after this one's last record,
     // and sequences wrap from INT32_MAX to 0.
     p.next_sequence = int32_t((int64_t(p.next_sequence) + int64_t(records.size())) & INT32_MAX);
@@ -212,13 +225,96 @@ status client::produce(const topic& t, uint32_t partition, std::span<const recor
     return status::ok;
 }
 
-// Frees the slot, then runs its completion (which may produce again).
+status client::enqueue(partition_state& p, std::span<const record> records, delivery_fn done) {
+    // What a record adds to a batch at most besides its bytes (lengths, deltas, attributes), and
+    // a batch and frame header: the queue never builds a batch one datagram cannot carry.
+    constexpr size_t record_overhead = 24, batch_overhead = 128;
+    const size_t room = std::min<size_t>(_opts.queue_bytes,
+                                         _transport->datagram_max() - batch_overhead);
+    size_t bytes = p.queue_data.size() + p.queue.size() * record_overhead;
+    for (const auto& r : records) {
+        bytes += r.key.value_or("").size() + r.value.value_or("").size() + record_overhead;
+    }
+    if (_opts.queue_bytes == 0 || bytes > room) {
+        return status::would_block;
+    }
+    auto keep = [&](const std::optional<std::string_view>& v, int32_t& at, int32_t& n) {
+        if (v) {
+            at = int32_t(p.queue_data.size());
+            n = int32_t(v->size());
+            p.queue_data.append(*v);
+        }
+    };
+    for (const auto& r : records) {
+        queued_record& q = p.queue.emplace_back();
+        keep(r.key, q.key_at, q.key_bytes);
+        keep(r.value, q.value_at, q.value_bytes);
+        q.timestamp_delta = r.timestamp_delta;
+    }
+    p.queue_waiting.emplace_back(std::move(done), uint32_t(records.size()));
+    ++_in_flight;
+    return status::ok;
+}
+
+void client::send_queued(partition_state& p) {
+    if (p.queue_waiting.empty() || p.producer_id < 0 || p.busy >= _opts.window ||
+        p.slots[p.next_batch % _opts.window].busy) {
+        return;
+    }
+    _queued.clear();
+    auto view = [&](int32_t at, int32_t n) -> std::optional<std::string_view> {
+        if (n < 0) {
+            return std::nullopt;
+        }
+        return std::string_view(p.queue_data).substr(size_t(at), size_t(n));
+    };
+    for (const auto& q : p.queue) {
+        _queued.push_back({.key = view(q.key_at, q.key_bytes),
+                           .value = view(q.value_at, q.value_bytes),
+                           .timestamp_delta = q.timestamp_delta});
+    }
+    // One delivery for the batch, split among the produces in it, in order (this path, taken
+    // only while the window is full, allocates).
+    auto waiting = std::move(p.queue_waiting);
+    p.queue_waiting.clear();
+    _in_flight -= waiting.size();
+    const status st = send_batch(p, _queued, [waiting](const delivery& d) {
+        int64_t at = d.base_offset;
+        for (const auto& [fn, count] : waiting) {
+            delivery mine = d;
+            if (d.error == status::ok) {
+                mine.base_offset = at;
+                mine.last_offset = at + count - 1;
+                at += count;
+            }
+            if (fn) {
+                fn(mine);
+            }
+        }
+    });
+    p.queue.clear();
+    p.queue_data.clear();
+    if (st != status::ok) { // cannot happen within `room`; if it did, say so to each
+        for (const auto& [fn, count] : waiting) {
+            if (fn) {
+                fn(delivery{.error = st});
+            }
+        }
+    }
+}
+
+uint64_t client::resend_after_us() const {
+    return std::max<uint64_t>(_opts.retransmit_us, _ack_us + 4 * _ack_var_us);
+}
+
+// Frees the slot, sends what queued for it, then runs its completion (which may produce again).
 void client::complete(partition_state& p, slot& s, const delivery& d) {
     s.busy = false;
     --p.busy;
     --_in_flight;
     auto done = std::move(s.done);
     s.done = nullptr;
+    send_queued(p);
     if (done) {
         done(d);
     }
@@ -246,6 +342,14 @@ void client::fail_from(partition_state& p, const slot* first, status why) {
     } else {
         p.next_sequence = from_sequence; // the failed batch's sequence is used again
     }
+    // What waits in the queue was produced after the failed batches: it fails with them.
+    for (auto& [fn, count] : p.queue_waiting) {
+        failed.push_back(std::move(fn));
+    }
+    _in_flight -= p.queue_waiting.size();
+    p.queue_waiting.clear();
+    p.queue.clear();
+    p.queue_data.clear();
     for (auto& done : failed) {
         if (done) {
             done(delivery{.error = why});
@@ -268,6 +372,17 @@ void client::on_ack(uint64_t request_id, const ack& a) {
     }
     switch (a.error) {
     case error_code::none:
+        if (!s.resent) { // RFC 6298's estimator, on answers to first sends only (Karn)
+            const uint64_t sample = now_us() - s.first_sent_us;
+            if (_ack_us == 0) {
+                _ack_us = sample;
+                _ack_var_us = sample / 2;
+            } else {
+                const uint64_t diff = sample > _ack_us ? sample - _ack_us : _ack_us - sample;
+                _ack_var_us = (3 * _ack_var_us + diff) / 4;
+                _ack_us = (7 * _ack_us + sample) / 8;
+            }
+        }
         complete(p, s, delivery{.base_offset = a.base_offset, .last_offset = a.last_offset});
         return;
     case error_code::out_of_order_sequence: // an earlier batch is not appended yet: it is resent
@@ -376,10 +491,12 @@ uint32_t client::fire_timers(uint64_t now) {
                 ++n;
                 break;
             }
-            if (now - s.last_sent_us >= _opts.retransmit_us) {
+            if (now - s.last_sent_us >= s.resend_after_us) {
                 ++_counters.retransmits;
                 send_datagram(s.datagram);
                 s.last_sent_us = now;
+                s.resend_after_us = std::min<uint64_t>(2 * s.resend_after_us, timeout / 4 + 1);
+                s.resent = true;
                 ++n;
             }
         }

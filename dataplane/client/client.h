@@ -87,9 +87,16 @@ struct dpdk_options {
 result<std::unique_ptr<transport>, std::string> open_dpdk(const dpdk_options& o);
 
 struct client_options {
-    uint32_t retransmit_us = 2000; // a request unanswered this long is sent again
+    // A produce unanswered this long is sent again: at least retransmit_us, more when acks take
+    // longer (the smoothed ack time + 4x its variation, as TCP's timer), doubling on each resend.
+    uint32_t retransmit_us = 2000;
     uint32_t timeout_ms = 10000;   // then it fails with timed_out
     uint32_t window = 5;           // unacknowledged batches per partition, 1..5
+    // Records produced while a partition's window is full wait here (copied), up to this many
+    // bytes a partition, and leave as one batch when a slot frees, as a Kafka client batches
+    // while it lingers; each produce still gets its own delivery. 0: produce() says would_block.
+    // At most what one datagram carries.
+    uint32_t queue_bytes = 0;
 };
 
 struct topic {
@@ -131,8 +138,9 @@ public:
     result<topic, status> resolve(std::string_view name);
 
     // Queues `records` as one batch to `partition`; `done` runs from a later poll(). ok, or
-    // would_block (window full), too_large, bad_argument; another error when the partition's
-    // producer id could not be had (the call then waited up to timeout_ms for it).
+    // would_block (window full, and the queue too when there is one), too_large, bad_argument;
+    // another error when the partition's producer id could not be had (the call then waited up
+    // to timeout_ms for it).
     status produce(const topic& t, uint32_t partition, std::span<const record> records,
                    delivery_fn done);
 
@@ -166,16 +174,30 @@ private:
         uint32_t batch = 0;   // the partition's batch number: picks the slot, names the request
         uint64_t first_sent_us = 0;
         uint64_t last_sent_us = 0;
+        uint64_t resend_after_us = 0; // doubles with each retransmit
+        bool resent = false;          // its ack time is not a sample (which send does it answer?)
         std::vector<std::byte> datagram; // the encoded produce frame, resent as is
         delivery_fn done;
     };
+    // Records waiting for a slot (queue_bytes), in one buffer reused from batch to batch.
+    struct queued_record {
+        int32_t key_at = -1, key_bytes = -1; // -1: null
+        int32_t value_at = -1, value_bytes = -1;
+        int64_t timestamp_delta = 0;
+    };
     struct partition_state {
+        uint32_t topic_handle = 0;
+        uint32_t partition = 0;
+        size_t index = 0; // in _partitions
         int64_t producer_id = -1;
         int16_t epoch = 0;
         int32_t next_sequence = 0; // of the next batch's first record
         uint32_t next_batch = 0;
         uint32_t busy = 0;
         std::vector<slot> slots; // by batch % window
+        std::string queue_data;
+        std::vector<queued_record> queue;
+        std::vector<std::pair<delivery_fn, uint32_t>> queue_waiting; // a produce, its records
     };
     struct subscription {
         subscribe_options opts;
@@ -196,6 +218,10 @@ private:
     bool send(const fast_path::frame& f);
     bool send_datagram(std::span<const std::byte> d);
     void complete(partition_state& p, slot& s, const delivery& d);
+    // Builds, sends and keeps one batch in the partition's next slot (which is free).
+    status send_batch(partition_state& p, std::span<const record> records, delivery_fn done);
+    status enqueue(partition_state& p, std::span<const record> records, delivery_fn done);
+    void send_queued(partition_state& p); // as one batch, when a slot is free
     // Fails the partition's batches from `first` on; all of them when null, and then its
     // producer id goes too.
     void fail_from(partition_state& p, const slot* first, status why);
@@ -211,8 +237,12 @@ private:
     std::optional<fast_path::frame> _answer;
     size_t _in_flight = 0;
     uint64_t _last_timers_us = 0;
+    uint64_t _ack_us = 0;     // smoothed ack time of produces answered on their first send
+    uint64_t _ack_var_us = 0; // and its mean deviation
+    uint64_t resend_after_us() const;
     std::vector<std::byte> _scratch; // encoding buffer for control frames and credits
     std::vector<std::byte> _batch;   // the batch being built
+    std::vector<record> _queued;     // the queue's records as one batch's
     counters _counters;
 };
 

@@ -78,8 +78,11 @@ result<std::shared_ptr<session>, std::string> shared_session(const endpoints& e,
         return failure(link.error());
     }
     auto s = std::make_shared<session>();
+    // With a queue, as a Kafka client lingers: produces made while a partition's five batches
+    // are out leave together in the next one (librunnel caps it at one datagram).
     s->c = std::make_unique<client::client>(
-      std::move(link.value()), client::client_options{.window = std::min(w.window, 5u)});
+      std::move(link.value()),
+      client::client_options{.window = std::min(w.window, 5u), .queue_bytes = 1u << 16});
     auto t = s->c->resolve(w.topic);
     if (!t) {
         return failure("resolve " + w.topic + ": " + std::string(client::to_string(t.error())));

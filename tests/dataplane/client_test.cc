@@ -159,6 +159,66 @@ TEST_F(librunnel, sequences_count_records_so_batches_of_several_records_follow_o
     EXPECT_EQ(read_produce(take()).sequence, 3);
 }
 
+TEST_F(librunnel, with_a_queue_a_full_window_coalesces_produces_into_the_next_batch) {
+    make({.retransmit_us = 1'000'000, .timeout_ms = 60'000, .window = 2, .queue_bytes = 1000});
+    ASSERT_EQ(produce(0), status::ok);
+    take(); // init_producer
+    const auto a = read_produce(take());
+    ASSERT_EQ(produce(1), status::ok);
+    const auto b = read_produce(take());
+    // The window is full: these wait, copied (the caller's buffers are gone after the call).
+    ASSERT_EQ(produce(2), status::ok);
+    ASSERT_EQ(produce(3), status::ok);
+    ASSERT_EQ(produce(4), status::ok);
+    EXPECT_TRUE(sent.empty()) << "nothing goes out while the window is full";
+    EXPECT_EQ(c->in_flight(), 5u);
+    // An ack frees a slot: the three queued produces leave as one batch of three records.
+    answer(a.request_id, fp::ack{fp::error_code::none, 10, 10});
+    c->poll();
+    ASSERT_EQ(sent.size(), 1u);
+    const auto f = take();
+    const auto q = read_produce(f);
+    EXPECT_EQ(q.sequence, 2) << "after records 0 and 1";
+    std::vector<std::string> values;
+    ASSERT_TRUE(storage::batch::for_each_record(std::get<fp::produce>(f.body).batch,
+                                                [&](const auto&, const auto& v) {
+                                                    values.emplace_back(
+                                                      reinterpret_cast<const char*>(v->data()),
+                                                      v->size());
+                                                }));
+    EXPECT_EQ(values, (std::vector<std::string>{"v2", "v3", "v4"}));
+    // Each produce gets its own offsets from the batch's.
+    answer(q.request_id, fp::ack{fp::error_code::none, 12, 14});
+    answer(b.request_id, fp::ack{fp::error_code::none, 11, 11});
+    c->poll();
+    ASSERT_EQ(deliveries.size(), 5u);
+    EXPECT_EQ(order, (std::vector<int>{0, 2, 3, 4, 1}));
+    EXPECT_EQ(deliveries[1].base_offset, 12);
+    EXPECT_EQ(deliveries[2].base_offset, 13);
+    EXPECT_EQ(deliveries[3].last_offset, 14);
+    EXPECT_EQ(c->in_flight(), 0u);
+}
+
+TEST_F(librunnel, queued_produces_fail_with_the_batch_before_them_and_the_queue_is_bounded) {
+    make({.retransmit_us = 1'000'000, .timeout_ms = 60'000, .window = 1, .queue_bytes = 100});
+    ASSERT_EQ(produce(0), status::ok);
+    take(); // init_producer
+    const auto a = read_produce(take());
+    ASSERT_EQ(produce(1), status::ok); // queued (2 bytes + overhead)
+    ASSERT_EQ(produce(2), status::ok);
+    for (int i = 3; i < 10 && produce(i) == status::ok; ++i) {
+    }
+    EXPECT_EQ(produce(99), status::would_block) << "past queue_bytes";
+    answer(a.request_id, fp::ack{fp::error_code::invalid_batch, -1, -1});
+    c->poll();
+    ASSERT_GE(deliveries.size(), 3u);
+    for (const auto& d : deliveries) {
+        EXPECT_EQ(d.error, from_wire(fp::error_code::invalid_batch));
+    }
+    EXPECT_EQ(c->in_flight(), 0u);
+    EXPECT_TRUE(sent.empty()) << "nothing queued was sent after the failure";
+}
+
 TEST_F(librunnel, unanswered_batches_are_resent_unchanged_and_time_out_under_a_new_id) {
     make({.retransmit_us = 1000, .timeout_ms = 50});
     ASSERT_EQ(produce(0), status::ok);
@@ -187,6 +247,40 @@ TEST_F(librunnel, unanswered_batches_are_resent_unchanged_and_time_out_under_a_n
     const auto again = read_produce(take());
     EXPECT_EQ(again.producer_id, 501);
     EXPECT_EQ(again.sequence, 0);
+}
+
+TEST_F(librunnel, the_resend_timer_follows_the_ack_time_and_doubles_on_each_resend) {
+    // The waits are bounds, not times: sleeps only overshoot, so the client's ack sample is at
+    // least 20 ms and at most what the test measured; its resend wait is 3x the sample.
+    using clock = std::chrono::steady_clock;
+    auto sleep_until = [](clock::time_point t) { std::this_thread::sleep_until(t); };
+    make({.retransmit_us = 1000, .timeout_ms = 60'000});
+    const auto sent_a = clock::now();
+    ASSERT_EQ(produce(0), status::ok);
+    take(); // init_producer
+    const auto a = read_produce(take());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    answer(a.request_id, fp::ack{fp::error_code::none, 0, 0});
+    c->poll();
+    const auto sample_max = clock::now() - sent_a;
+    ASSERT_EQ(deliveries.size(), 1u);
+    const auto sent_b = clock::now();
+    ASSERT_EQ(produce(1), status::ok);
+    read_produce(take());
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    c->poll();
+    EXPECT_TRUE(sent.empty()) << "resent before the acks' usual time (at least 60 ms)";
+    EXPECT_EQ(c->stats().retransmits, 0u);
+    sleep_until(sent_b + 4 * sample_max);
+    c->poll();
+    EXPECT_EQ(c->stats().retransmits, 1u) << "resent once past 3x the ack time";
+    const auto resent = clock::now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    c->poll();
+    EXPECT_EQ(c->stats().retransmits, 1u) << "the next wait is twice the first (120 ms at least)";
+    sleep_until(resent + 8 * sample_max);
+    c->poll();
+    EXPECT_EQ(c->stats().retransmits, 2u);
 }
 
 TEST_F(librunnel, a_batch_that_fails_for_good_fails_the_later_ones_and_its_sequence_is_reused) {
