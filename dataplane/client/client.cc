@@ -304,8 +304,13 @@ void client::send_queued(partition_state& p) {
 }
 
 uint64_t client::resend_after_us() const {
-    return std::max<uint64_t>(_opts.retransmit_us, _ack_us + 4 * _ack_var_us);
+    return std::clamp<uint64_t>(_ack_us + 4 * _ack_var_us, _opts.retransmit_us,
+                                resend_max_us());
 }
+
+// A lost datagram costs at most this much: a slow ack (a first write to a new segment) must not
+// make every later loss a long wait.
+uint64_t client::resend_max_us() const { return 50ull * _opts.retransmit_us; }
 
 // Frees the slot, sends what queued for it, then runs its completion (which may produce again).
 void client::complete(partition_state& p, slot& s, const delivery& d) {
@@ -495,7 +500,7 @@ uint32_t client::fire_timers(uint64_t now) {
                 ++_counters.retransmits;
                 send_datagram(s.datagram);
                 s.last_sent_us = now;
-                s.resend_after_us = std::min<uint64_t>(2 * s.resend_after_us, timeout / 4 + 1);
+                s.resend_after_us = std::min<uint64_t>(2 * s.resend_after_us, resend_max_us());
                 s.resent = true;
                 ++n;
             }

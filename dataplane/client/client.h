@@ -88,7 +88,8 @@ result<std::unique_ptr<transport>, std::string> open_dpdk(const dpdk_options& o)
 
 struct client_options {
     // A produce unanswered this long is sent again: at least retransmit_us, more when acks take
-    // longer (the smoothed ack time + 4x its variation, as TCP's timer), doubling on each resend.
+    // longer (the smoothed ack time + 4x its variation, as TCP's timer), doubling on each resend,
+    // at most 50x retransmit_us.
     uint32_t retransmit_us = 2000;
     uint32_t timeout_ms = 10000;   // then it fails with timed_out
     uint32_t window = 5;           // unacknowledged batches per partition, 1..5
@@ -240,6 +241,7 @@ private:
     uint64_t _ack_us = 0;     // smoothed ack time of produces answered on their first send
     uint64_t _ack_var_us = 0; // and its mean deviation
     uint64_t resend_after_us() const;
+    uint64_t resend_max_us() const;
     std::vector<std::byte> _scratch; // encoding buffer for control frames and credits
     std::vector<std::byte> _batch;   // the batch being built
     std::vector<record> _queued;     // the queue's records as one batch's

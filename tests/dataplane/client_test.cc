@@ -254,7 +254,8 @@ TEST_F(librunnel, the_resend_timer_follows_the_ack_time_and_doubles_on_each_rese
     // least 20 ms and at most what the test measured; its resend wait is 3x the sample.
     using clock = std::chrono::steady_clock;
     auto sleep_until = [](clock::time_point t) { std::this_thread::sleep_until(t); };
-    make({.retransmit_us = 1000, .timeout_ms = 60'000});
+    // retransmit_us 4 ms: the wait lies between 4 ms and 50x that, 200 ms.
+    make({.retransmit_us = 4000, .timeout_ms = 60'000});
     const auto sent_a = clock::now();
     ASSERT_EQ(produce(0), status::ok);
     take(); // init_producer
