@@ -5,6 +5,7 @@
 #pragma once
 
 #include "base/result.h"
+#include "storage/batch_builder.h"
 
 #include <cstdint>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace runnel::perf {
 
@@ -76,6 +78,26 @@ struct workload {
     uint32_t batch = 1;          // records per request
     uint32_t window = 5;         // requests a producer keeps unacknowledged, at most
     std::string durability = "memory"; // memory | write | fsync
+};
+
+// One request's records, rewritten for each request: `batch` values of record_bytes, each
+// starting with its tag. Views into them stay valid until the next tagged().
+class record_values {
+public:
+    explicit record_values(const workload& w)
+        : _values(w.batch, std::string(w.record_bytes, 'v')), _specs(w.batch) {}
+    std::span<const storage::record_spec> tagged(uint64_t request) {
+        for (uint32_t i = 0; i < _values.size(); ++i) {
+            write_tag(std::as_writable_bytes(std::span(_values[i].data(), _values[i].size())),
+                      {.request = request, .index = i, .count = uint32_t(_values.size())});
+            _specs[i] = {.value = _values[i]};
+        }
+        return _specs;
+    }
+
+private:
+    std::vector<std::string> _values;
+    std::vector<storage::record_spec> _specs;
 };
 
 // Where the servers listen (filled in by the harness when it starts them).

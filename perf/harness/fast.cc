@@ -96,19 +96,14 @@ result<std::shared_ptr<session>, std::string> shared_session(const endpoints& e,
 class fast_producer_impl final : public producer {
 public:
     fast_producer_impl(std::shared_ptr<session> s, const workload& w)
-        : _s(std::move(s)), _w(w), _values(w.batch, std::string(w.record_bytes, 'v')),
-          _records(w.batch) {}
+        : _s(std::move(s)), _w(w), _values(w) {}
     // The run's sink is gone: what the client fails as it closes goes nowhere that matters.
     ~fast_producer_impl() override { _s->producers = &_s->early_producers; }
 
     bool send(uint64_t request) override {
-        for (uint32_t i = 0; i < _values.size(); ++i) {
-            write_tag(std::as_writable_bytes(std::span(_values[i].data(), _values[i].size())),
-                      {.request = request, .index = i, .count = uint32_t(_values.size())});
-            _records[i] = {.value = _values[i]};
-        }
         session* s = _s.get();
-        const auto st = s->c->produce(_s->t, uint32_t(request % _w.partitions), _records,
+        const auto st = s->c->produce(_s->t, uint32_t(request % _w.partitions),
+                                      _values.tagged(request),
                                       [s, request](const client::delivery& d) {
                                           if (d.error == client::status::ok) {
                                               s->producers->done(request);
@@ -140,8 +135,7 @@ public:
 private:
     std::shared_ptr<session> _s;
     workload _w;
-    std::vector<std::string> _values;
-    std::vector<client::record> _records;
+    record_values _values;
     std::string _refused;
 };
 

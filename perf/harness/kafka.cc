@@ -56,25 +56,6 @@ std::optional<frame> next_frame(std::span<const std::byte> in) {
     return frame{.correlation = corr.int32(), .body = in.subspan(8, n - 4), .bytes = 4 + n};
 }
 
-// Values for one request's records: record_bytes each, starting with the tag.
-class record_values {
-public:
-    explicit record_values(const workload& w)
-        : _values(w.batch, std::string(w.record_bytes, 'v')), _specs(w.batch) {}
-    std::span<const storage::record_spec> tagged(uint64_t request) {
-        for (uint32_t i = 0; i < _values.size(); ++i) {
-            write_tag(std::as_writable_bytes(std::span(_values[i].data(), _values[i].size())),
-                      {.request = request, .index = i, .count = uint32_t(_values.size())});
-            _specs[i] = {.value = _values[i]};
-        }
-        return _specs;
-    }
-
-private:
-    std::vector<std::string> _values;
-    std::vector<storage::record_spec> _specs;
-};
-
 // Blocks (polling) for the answer to the one request on `s`; the setup path only.
 result<frame, std::string> call(stream& s, protocol::writer& w, int timeout_ms) {
     s.write(std::span<const std::byte>(w.bytes()));

@@ -54,7 +54,7 @@ struct wakeup {
 class rdkafka_producer_impl final : public producer {
 public:
     explicit rdkafka_producer_impl(const workload& w)
-        : _w(w), _values(w.batch, std::string(w.record_bytes, 'v')) {}
+        : _w(w), _values(w) {}
     // The delivery callback finds the producer through librdkafka's opaque, which is set before
     // the handle is made: so the handle comes after.
     void attach(rd_kafka_t* rk) {
@@ -76,16 +76,16 @@ public:
         if (_pending >= _w.window) {
             return false;
         }
-        const auto count = uint32_t(_values.size());
+        const auto records = _values.tagged(request);
+        const auto count = uint32_t(records.size());
         for (uint32_t i = 0; i < count; ++i) {
-            auto& v = _values[i];
-            write_tag(std::as_writable_bytes(std::span(v.data(), v.size())),
-                      {.request = request, .index = i, .count = count});
+            const std::string_view v = *records[i].value;
             const uint64_t opaque = (request << 1) | (i + 1 == count ? 1 : 0);
             const auto err = rd_kafka_producev(
               _rk, RD_KAFKA_V_TOPIC(_w.topic.c_str()),
               RD_KAFKA_V_PARTITION(int32_t(request % _w.partitions)),
-              RD_KAFKA_V_VALUE(v.data(), v.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+              RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()),
+              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
               RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(opaque)), RD_KAFKA_V_END);
             if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
                 _refused = std::string("librdkafka refused a record: ") + rd_kafka_err2str(err);
@@ -134,7 +134,7 @@ private:
     workload _w;
     rd_kafka_queue_t* _queue = nullptr;
     wakeup _wake;
-    std::vector<std::string> _values;
+    record_values _values;
     uint32_t _pending = 0;
     std::unordered_set<uint64_t> _failed; // requests with a failed record, until their last
     std::string _refused;
