@@ -47,14 +47,18 @@ struct tracker {
             second.record(uint64_t(std::max<int64_t>(0, now - start[id])));
         }
     }
+    // The run keeps the first error it is told of.
+    void error(std::string_view why) {
+        if (r.first_error.empty()) {
+            r.first_error = std::string(why);
+        }
+    }
     bool known(uint64_t id, std::string_view who) {
         if (id < state.size()) {
             return true;
         }
-        if (r.first_error.empty()) {
-            r.first_error = std::string(who) + " reported request " + std::to_string(id) +
-                            ", which was never sent";
-        }
+        error(std::string(who) + " reported request " + std::to_string(id) +
+              ", which was never sent");
         return false;
     }
 };
@@ -79,11 +83,7 @@ public:
             broken("request " + std::to_string(id) + ": " + std::string(why));
         }
     }
-    void broken(std::string_view why) override {
-        if (_t.r.first_error.empty()) {
-            _t.r.first_error = std::string(why);
-        }
-    }
+    void broken(std::string_view why) override { _t.error(why); }
 
 private:
     // Marks `id` answered; false for a request never sent or answered before.
@@ -123,18 +123,14 @@ public:
         }
     }
     void failed(uint64_t, std::string_view why) override { broken(why); }
-    void broken(std::string_view why) override {
-        if (_t.r.first_error.empty()) {
-            _t.r.first_error = std::string(why);
-        }
-    }
+    void broken(std::string_view why) override { _t.error(why); }
 
 private:
     tracker& _t;
 };
 
 // Sleeps on the drivers' fds until one is readable or `until_ns`; spins when a driver has none.
-void wait(const std::vector<pollfd>& fds, bool can_sleep, int64_t until_ns) {
+void wait(std::vector<pollfd>& fds, bool can_sleep, int64_t until_ns) {
     if (!can_sleep) {
         return;
     }
@@ -143,8 +139,7 @@ void wait(const std::vector<pollfd>& fds, bool can_sleep, int64_t until_ns) {
         return;
     }
     const timespec ts{left / 1'000'000'000, left % 1'000'000'000};
-    auto copy = fds;
-    ::ppoll(copy.data(), copy.size(), &ts, nullptr);
+    ::ppoll(fds.data(), fds.size(), &ts, nullptr); // only `revents` changes, and is not read
 }
 
 } // namespace
