@@ -36,13 +36,6 @@ struct outcome {
     std::string error;
 };
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 std::string fmt(double v) {
     char b[32];
     std::snprintf(b, sizeof(b), v >= 100 ? "%.0f" : "%.1f", v);
@@ -53,7 +46,7 @@ std::string machine() {
     utsname u{};
     ::uname(&u);
     std::string model;
-    std::istringstream cpu(read_file("/proc/cpuinfo"));
+    std::istringstream cpu(read_file("/proc/cpuinfo").value_or(""));
     for (std::string line; std::getline(cpu, line);) {
         if (line.rfind("model name", 0) == 0) {
             model = line.substr(line.find(':') + 2);
@@ -85,7 +78,7 @@ outcome run_job(const std::string& self, const job& j) {
         }
         ::usleep(50'000);
     }
-    auto r = from_json(read_file(j.json));
+    auto r = from_json(read_file(j.json).value_or(""));
     if (!r) {
         std::string tail = p.value()->log_tail();
         const auto cut = tail.rfind("runnel-perf: ");
@@ -310,7 +303,7 @@ int compare(const std::string& self, const std::vector<std::string>& args) {
         // Replace the section between the markers (or append it), with the plots beside the file.
         const std::string begin = "<!-- runnel-perf compare: begin -->";
         const std::string end = "<!-- runnel-perf compare: end -->";
-        std::string text = read_file(results);
+        std::string text = read_file(results).value_or("");
         std::string section = table;
         const auto dir = std::filesystem::path(results).parent_path();
         for (const char* level : {"memory", "write", "fsync"}) {

@@ -409,12 +409,13 @@ int plot_command(int argc, char** argv) {
     }
     std::vector<run_report> runs;
     for (int i = 3; i < argc; ++i) {
-        std::ifstream in(argv[i]);
-        std::stringstream text;
-        text << in.rdbuf();
-        auto r = from_json(text.str());
-        if (!in || !r) {
-            die(std::string(argv[i]) + ": " + (r ? "cannot read" : r.error()));
+        const auto text = read_file(argv[i]);
+        if (!text) {
+            die(std::string(argv[i]) + ": cannot read");
+        }
+        auto r = from_json(*text);
+        if (!r) {
+            die(std::string(argv[i]) + ": " + r.error());
         }
         runs.push_back(std::move(r.value()));
     }

@@ -52,6 +52,16 @@ result<int, std::string> tcp_connect(std::string_view host_port) {
     return fd;
 }
 
+std::optional<std::string> read_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) {
+        return std::nullopt;
+    }
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
 uint16_t free_port() {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
@@ -202,10 +212,7 @@ process::~process() {
 }
 
 std::string process::log_tail() const {
-    std::ifstream in(_log);
-    std::stringstream all;
-    all << in.rdbuf();
-    std::string s = all.str();
+    std::string s = read_file(_log).value_or("");
     if (s.size() > 2000) {
         s = "..." + s.substr(s.size() - 2000);
     }

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -17,6 +18,8 @@ namespace runnel::perf {
 
 // A connected, non-blocking TCP socket (TCP_NODELAY) to "host:port", or why not.
 result<int, std::string> tcp_connect(std::string_view host_port);
+// A file's whole text; nothing when it cannot be read.
+std::optional<std::string> read_file(const std::string& path);
 // A free TCP port on 127.0.0.1 (bound and released; good enough for servers started right away).
 uint16_t free_port();
 
