@@ -393,10 +393,11 @@ struct runnel_latency {
     uint64_t sample_ns() {
         waiter.fired = false;
         uint64_t start = now_ns();
-        auto appended = r.log->append(batch, model::epoch(0), model::timestamp_ms(1000), &waiter);
+        auto appended = r.log->append(batch, model::epoch(0), model::timestamp_ms(1000));
         if (!appended) {
             die("append", appended.error());
         }
+        r.log->wait(appended->last_offset, waiter);
         for (uint32_t c = 0; c < duty_cycles_per_append_max && !waiter.fired; ++c) {
             r.cycle(true, true);
         }

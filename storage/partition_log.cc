@@ -480,7 +480,7 @@ result<void, errc> partition_log::roll(model::timestamp_ms now) {
 
 result<append_info, errc> partition_log::append(std::span<const std::byte> bytes,
                                                  model::epoch leader_epoch,
-                                                 model::timestamp_ms now, append_waiter* waiter) {
+                                                 model::timestamp_ms now) {
     if (_failure || _closing) {
         return failure(errc::log_failed);
     }
@@ -576,17 +576,39 @@ result<append_info, errc> partition_log::append(std::span<const std::byte> bytes
     size_t slot = (_pending_head + _pending_count) % _pending.size();
     _pending[slot] = {seg->base, seg->size, _log_end};
     ++_pending_count;
-    if (waiter != nullptr) {
-        waiter->last_offset = info.last_offset;
-        waiter->error.reset();
-        waiter->next = nullptr;
-        (_waiters_tail ? _waiters_tail->next : _waiters_head) = waiter;
-        _waiters_tail = waiter;
-    }
     if (_opts.log.ack == ack_after::memory && _hw_follows_ack) {
         _high_watermark = _log_end;
     }
     return info;
+}
+
+void partition_log::wait(model::offset last, append_waiter& w) {
+    RUNNEL_ASSERT(last < _log_end);
+    w.last_offset = last;
+    w.error.reset();
+    // In offset order, so that completing stops at the first waiter not reached. A new batch's
+    // goes last; an older one's before the first that waits for more.
+    append_waiter** at = &_waiters_head;
+    if (_waiters_tail != nullptr && _waiters_tail->last_offset <= last) {
+        at = &_waiters_tail->next;
+    }
+    while (*at != nullptr && (*at)->last_offset <= last) {
+        at = &(*at)->next;
+    }
+    w.next = *at;
+    *at = &w;
+    if (w.next == nullptr) {
+        _waiters_tail = &w;
+    }
+}
+
+model::offset partition_log::ack_level() const {
+    switch (_opts.log.ack) {
+    case ack_after::memory: return _log_end;
+    case ack_after::write: return _written_end;
+    case ack_after::fsync: return _flushed_end;
+    }
+    return _log_end;
 }
 
 uint32_t partition_log::poll(uint64_t now_us, bool idle) {
@@ -594,8 +616,8 @@ uint32_t partition_log::poll(uint64_t now_us, bool idle) {
     if (_failure && _waiters_head != nullptr) {
         fail_waiters();
         ++work;
-    } else if (_opts.log.ack == ack_after::memory && _waiters_head != nullptr) {
-        complete_waiters();
+    } else if (_waiters_head != nullptr && _waiters_head->last_offset < ack_level()) {
+        complete_waiters(); // memory level, or an old offset waited for after it got there
         ++work;
     }
     if (_write_in_flight || _failure) {
@@ -741,12 +763,7 @@ void partition_log::advance_durable(model::offset written, bool flushed) {
 }
 
 void partition_log::complete_waiters() {
-    model::offset level = _log_end;
-    switch (_opts.log.ack) {
-    case ack_after::memory: level = _log_end; break;
-    case ack_after::write: level = _written_end; break;
-    case ack_after::fsync: level = _flushed_end; break;
-    }
+    const model::offset level = ack_level();
     if (_hw_follows_ack && level > _high_watermark) {
         _high_watermark = level;
     }

@@ -38,7 +38,7 @@ class partition_log;
 // Caller-owned notification that an append reached the log's ack_after level (or failed). It must
 // live until `done` runs; `done` runs once, from poll() or complete(), never inside append().
 struct append_waiter {
-    model::offset last_offset;       // set by append()
+    model::offset last_offset;       // set by wait()
     std::optional<errc> error;       // set before done() when the append could not be made durable
     void (*done)(append_waiter&) = nullptr;
     void* owner = nullptr;
@@ -91,11 +91,16 @@ public:
 
     // Validates `batch` (one whole RecordBatch v2, only read during the call), assigns offsets and
     // copies it into the write buffer stamped with `leader_epoch`. On success the batch is in
-    // memory; `waiter`, when given, is notified once the batch reaches the log's ack_after level.
+    // memory; wait() tells when it reaches the log's ack_after level.
     // Errors: invalid_batch (see last_batch_error()), backpressure (buffers full: poll and retry),
     // log_failed (an earlier write failed; see failed()).
     result<append_info, errc> append(std::span<const std::byte> batch, model::epoch leader_epoch,
-                                     model::timestamp_ms now, append_waiter* waiter = nullptr);
+                                     model::timestamp_ms now);
+    // Notifies `w` once every offset up to `last` (below log_end) is at the log's ack_after
+    // level, or fails it when a write fails first. It runs from a later poll() or complete(),
+    // never inside wait() or append(). Any appended offset may be waited for, also an old one
+    // (a producer's retransmit of a batch still on its way to the disk).
+    void wait(model::offset last, append_waiter& w);
     batch::errc last_batch_error() const { return _last_batch_error; }
 
     // Starts a read. Returns true when it completed at once (memory, or an error); false when it
@@ -173,6 +178,7 @@ private:
     void fail_waiters();
     void advance_durable(model::offset written, bool flushed);
     void complete_waiters();
+    model::offset ack_level() const; // log_end, written_end or flushed_end, by ack_after
     result<void, errc> seal(segment& seg);
     result<void, errc> persist_log_start(model::offset o); // sets _log_start once durable
     result<void, errc> remove_segment_files(model::offset base,

@@ -204,10 +204,11 @@ int load(const arguments& a) {
               std::chrono::duration_cast<std::chrono::milliseconds>(wall).count())});
             partition_log* log = engine->find(topic.name, p);
             auto now = model::timestamp_ms(int64_t(monotonic_us() / 1000));
-            auto info = log->append(bytes, model::epoch(0), now, &w);
+            auto info = log->append(bytes, model::epoch(0), now);
             if (!info) {
                 break; // backpressure or a failed log: poll and retry
             }
+            log->wait(info->last_offset, w);
             w.busy = true;
             w.partition = p;
             w.base = info->base_offset;

@@ -154,8 +154,7 @@ uint32_t offsets_log::poll() {
             p.failed = true;
             continue;
         }
-        p.waiter = storage::append_waiter{.done = &offsets_log::on_appended, .owner = &p};
-        auto r = log->append(p.batch, model::epoch(0), now, &p.waiter);
+        auto r = log->append(p.batch, model::epoch(0), now);
         if (!r && r.error() == storage::errc::backpressure) {
             break;
         }
@@ -164,6 +163,8 @@ uint32_t offsets_log::poll() {
             p.failed = true;
             continue;
         }
+        p.waiter = storage::append_waiter{.done = &offsets_log::on_appended, .owner = &p};
+        log->wait(r->last_offset, p.waiter);
         p.appended = true;
         p.batch = {};
     }

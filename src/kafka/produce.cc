@@ -380,28 +380,22 @@ bool broker::run_produce(produce_job& job) {
                     break;
                 }
             }
-            if (duplicate && model::offset(*duplicate + h.last_offset_delta) >=
-                               log->high_watermark()) {
-                // The original is appended but not yet at the topic's ack level: answering now
-                // could acknowledge what a failing write then loses. Wait for it.
-                job.retry = true;
-                return true;
-            }
             if (duplicate) {
                 if (!part.has_base) {
                     part.out->base_offset = *duplicate;
                     part.has_base = true;
                 }
+                // The original may not be at the topic's ack level yet: answering now could
+                // acknowledge what a failing write then loses, so the answer waits for it, as
+                // for a new batch. The produces behind it do not wait.
+                const int64_t last = *duplicate + h.last_offset_delta;
+                if (model::offset(last) >= log->high_watermark()) {
+                    part.wait_for = std::max(part.wait_for, last);
+                }
                 part.next_at += n;
                 continue;
             }
-            const bool last = part.next_at + n == part.records.size();
-            storage::append_waiter* waiter = acks && last ? &part.waiter : nullptr;
-            if (waiter != nullptr) {
-                part.waiter = storage::append_waiter{.done = &broker::on_produce_ack,
-                                                     .owner = &part};
-            }
-            auto appended = log->append(bytes, model::epoch(0), now, waiter);
+            auto appended = log->append(bytes, model::epoch(0), now);
             if (!appended) {
                 if (appended.error() == storage::errc::backpressure) {
                     job.retry = true;
@@ -422,11 +416,14 @@ bool broker::run_produce(produce_job& job) {
             }
             part.out->log_append_time_ms = appended->log_append_time();
             part.out->log_start_offset = log->log_start()();
+            part.wait_for = appended->last_offset(); // above every duplicate's
             part.next_at += n;
-            if (waiter != nullptr) {
-                part.waiting = true;
-                ++job.waiting;
-            }
+        }
+        if (acks && part.wait_for >= 0 && part.out->error_code == error_none) {
+            part.waiter = storage::append_waiter{.done = &broker::on_produce_ack, .owner = &part};
+            log->wait(model::offset(part.wait_for), part.waiter);
+            part.waiting = true;
+            ++job.waiting;
         }
     }
     if (!acks) {

@@ -102,8 +102,9 @@ void check_seed(uint64_t seed) {
                 auto b = make_batch(records, 1000 + s, 1 + rng() % 700, char('a' + rng() % 26));
                 auto w = std::make_unique<tracked_waiter>();
                 w->done = [](append_waiter& x) { static_cast<tracked_waiter&>(x).fired = true; };
-                auto r = h.log->append(b, model::epoch(life), model::timestamp_ms(1000 + s), w.get());
+                auto r = h.log->append(b, model::epoch(life), model::timestamp_ms(1000 + s));
                 if (r) {
+                    h.log->wait(r->last_offset, *w);
                     ASSERT_GE(r->base_offset, must_keep) << "a kept offset was reused";
                     appended[r->base_offset()] = std::move(b);
                     waiters.push_back(std::move(w));

@@ -72,7 +72,7 @@ TEST_F(fixture, waiter_fires_only_at_the_ack_level) {
         open();
         disk.set_faults({.delay_reaps_max = 3});
         counting_waiter w;
-        ASSERT_TRUE(h.log->append(make_batch(2), epoch0, now, &w).ok());
+        h.log->wait(append(make_batch(2)).last_offset, w);
         EXPECT_EQ(w.fired, 0) << "never inside append()";
         EXPECT_EQ(h.log->high_watermark(), level == ack_after::memory ? model::offset(2) : model::offset(0));
         h.drain();
@@ -86,12 +86,43 @@ TEST_F(fixture, waiter_fires_only_at_the_ack_level) {
     }
 }
 
+// Waiting for an offset appended earlier (a retransmit's original) keeps the waiters in offset
+// order, and one already at the level fires from the next poll.
+TEST_F(fixture, waiting_for_an_older_offset_fires_in_offset_order) {
+    opts.log.ack = ack_after::write;
+    open();
+    struct order_waiter : append_waiter {
+        std::vector<int>* fired = nullptr;
+        int name = 0;
+        order_waiter(std::vector<int>& f, int n) : fired(&f), name(n) {
+            done = [](append_waiter& w) {
+                auto& o = static_cast<order_waiter&>(w);
+                o.fired->push_back(o.name);
+            };
+        }
+    };
+    std::vector<int> fired;
+    order_waiter first(fired, 1), second(fired, 2), old(fired, 3), late(fired, 4);
+    const auto a = append(make_batch(2)); // offsets 0..1
+    const auto b = append(make_batch(3)); // offsets 2..4
+    h.log->wait(a.last_offset, first);
+    h.log->wait(b.last_offset, second);
+    h.log->wait(a.last_offset, old); // before `second`, which waits for more
+    EXPECT_TRUE(fired.empty()) << "never inside wait()";
+    h.drain();
+    EXPECT_EQ(fired, (std::vector<int>{1, 3, 2}));
+    h.log->wait(a.last_offset, late);
+    EXPECT_EQ(fired.size(), 3u);
+    h.log->poll(0, true);
+    EXPECT_EQ(fired, (std::vector<int>{1, 3, 2, 4})) << "already written: the next poll";
+}
+
 TEST_F(fixture, memory_level_writes_wait_for_their_deadline_not_for_idle) {
     opts.log.ack = ack_after::memory;
     opts.engine.memory_flush_deadline_us = 100;
     open();
     counting_waiter w;
-    ASSERT_TRUE(h.log->append(make_batch(2), epoch0, now, &w).ok());
+    h.log->wait(append(make_batch(2)).last_offset, w);
     EXPECT_EQ(h.log->poll(10, true), 1u) << "the ack fires";
     EXPECT_EQ(w.fired, 1);
     EXPECT_EQ(h.log->poll(20, true), 0u) << "idle, but no write yet";
@@ -311,7 +342,7 @@ TEST_F(fixture, write_error_fails_waiters_and_reopen_recovers_written_data) {
     h.drain();
     disk.set_faults({.eio_rate = 1.0});
     counting_waiter w;
-    ASSERT_TRUE(h.log->append(make_batch(2), epoch0, now, &w).ok());
+    h.log->wait(append(make_batch(2)).last_offset, w);
     h.drain();
     EXPECT_EQ(w.fired, 1);
     EXPECT_EQ(w.error, errc::io_error);
@@ -334,7 +365,7 @@ TEST_F(fixture, disk_full_is_reported_and_the_log_stays_consistent) {
     disk.set_disk_full(true);
     counting_waiter w;
     std::vector<std::byte> big = make_batch(10, 1000, 1000);
-    ASSERT_TRUE(h.log->append(big, epoch0, now, &w).ok());
+    h.log->wait(append(big).last_offset, w);
     h.drain();
     EXPECT_EQ(w.error, errc::no_space);
     EXPECT_EQ(h.log->failed(), errc::no_space);
@@ -372,7 +403,7 @@ TEST_F(fixture, short_write_is_a_no_space_failure_and_nothing_acked_is_lost) {
     h.drain();
     disk.set_faults({.short_write_rate = 1.0});
     counting_waiter w;
-    ASSERT_TRUE(h.log->append(make_batch(40, 1000, 500), epoch0, now, &w).ok());
+    h.log->wait(append(make_batch(40, 1000, 500)).last_offset, w);
     h.drain();
     EXPECT_EQ(w.error, errc::no_space);
     disk.set_faults({});

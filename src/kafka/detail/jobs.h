@@ -27,6 +27,7 @@ struct broker::produce_job {
         bool checked = false;  // every batch of the partition validated (multi-batch requests)
         bool has_base = false; // out->base_offset holds the first batch's offset
         protocol::produce_response_partition* out = nullptr;
+        int64_t wait_for = -1; // the last offset the answer waits for at the ack level
         storage::append_waiter waiter;
         bool waiting = false;
     };

@@ -346,6 +346,44 @@ TEST_F(fixture, fast_path_produce_shares_the_log_and_the_producer_state) {
     EXPECT_TRUE(std::equal(next.begin() + 16, next.end(), f.records->begin() + 16));
 }
 
+// A retransmit of a batch that is appended but not yet at the ack level waits for the original,
+// and the produces behind it do not: one slow write must not stall the partition's producers.
+TEST_F(fixture, a_retransmit_waits_for_its_original_without_holding_back_later_produces) {
+    const auto h = b->resolve_topic("orders");
+    ASSERT_TRUE(h.has_value());
+    struct in_order final : fast_produce_sink {
+        std::vector<std::pair<uint64_t, produce_response_partition>> got;
+        void produced(uint64_t c, int16_t error, int64_t base, int64_t) override {
+            got.push_back({c, {.error_code = error, .base_offset = base}});
+        }
+    } sink;
+    b->set_fast_sink(&sink);
+    const auto original = records(2, {.producer_id = model::producer_id(9), .producer_epoch = 0,
+                                      .base_sequence = 0});
+    const auto later = records(3, {.producer_id = model::producer_id(9), .producer_epoch = 0,
+                                   .base_sequence = 2});
+    // No duty cycle in between: nothing is written yet when the retransmit and the next come.
+    b->fast_produce(h->handle, 0, original, 1);
+    b->fast_produce(h->handle, 0, original, 2);
+    b->fast_produce(h->handle, 0, later, 3);
+    EXPECT_EQ(b->fast_partition(h->handle, 0).log_end, 5) << "appended behind the retransmit";
+    EXPECT_TRUE(sink.got.empty()) << "nothing is at the write level yet";
+    for (int i = 0; i < 10000 && sink.got.size() < 3; ++i) {
+        storage->poll(now_us(), true);
+        b->poll(now_us(), true);
+    }
+    ASSERT_EQ(sink.got.size(), 3u);
+    EXPECT_EQ(sink.got[0].first, 1u);
+    EXPECT_EQ(sink.got[1].first, 2u);
+    EXPECT_EQ(sink.got[2].first, 3u);
+    for (uint64_t i : {0, 1}) {
+        EXPECT_EQ(sink.got[i].second.error_code, error_none);
+        EXPECT_EQ(sink.got[i].second.base_offset, 0) << "the retransmit gets the original's";
+    }
+    EXPECT_EQ(sink.got[2].second.base_offset, 2);
+    EXPECT_EQ(b->fast_partition(h->handle, 0).written_end, 5) << "appended once";
+}
+
 struct compacting : fixture {
     compacting() { compact_records_min = 50; }
 };
