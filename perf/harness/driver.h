@@ -105,6 +105,7 @@ struct endpoints {
     std::string kafka = "127.0.0.1:9092";   // host:port
     std::string fast_udp = "192.0.2.1:9093"; // the broker's fast path seen from the harness
     std::string udp_netns;                   // the namespace the harness's UDP socket lives in
+    uint16_t udp_mtu = 1500;                 // the link's IP MTU: datagrams up to 28 bytes less
     std::string memif_socket;                // runneld's memif server socket
     std::string redis = "127.0.0.1:6379";
     std::string nats = "127.0.0.1:4222";

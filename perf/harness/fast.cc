@@ -62,7 +62,9 @@ result<std::unique_ptr<client::transport>, std::string> open_link(const endpoint
            .broker_port = port});
     }
     return in_namespace(e.udp_netns, [&] {
-        return client::open_udp({.broker_address = host, .broker_port = port});
+        return client::open_udp({.broker_address = host,
+                                 .broker_port = port,
+                                 .datagram_max = size_t(e.udp_mtu) - 28});
     });
 }
 

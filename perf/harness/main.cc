@@ -52,6 +52,8 @@ run flags:
   --work DIR        servers' directories go under it (/var/tmp)
   --json FILE       the run as JSON (percentiles and histogram buckets)
   --label TEXT      the run's name in tables and plots
+  --mtu N           udp: the link's IP MTU, up to 9000 (1500); a produce is one datagram, so
+                    this caps the records per request in flight (5 per partition)
   --cpu N           pin the load thread to CPU N
   --quiet           no progress line
 floor flags: --record-bytes, --samples N (20000), --work DIR, --json FILE
@@ -82,6 +84,7 @@ struct run_flags {
     std::string label;
     int cpu = -1;
     uint64_t samples = 20000;
+    uint16_t mtu = 1500;
 };
 
 std::string self_dir() {
@@ -159,6 +162,12 @@ run_flags parse(int argc, char** argv, int from) {
             f.json = value();
         } else if (k == "--label") {
             f.label = value();
+        } else if (k == "--mtu") {
+            const uint32_t mtu = count(k, value(), 576);
+            if (mtu > 9000) {
+                die("--mtu is at most 9000 (runneld's dataplane.mtu)");
+            }
+            f.mtu = uint16_t(mtu);
         } else if (k == "--cpu") {
             f.cpu = int(count(k, value(), 0));
         } else if (k == "--quiet") {
@@ -172,6 +181,9 @@ run_flags parse(int argc, char** argv, int from) {
     }
     if (f.w.durability != "memory" && f.w.durability != "write" && f.w.durability != "fsync") {
         die("--durability is memory, write or fsync, not '" + f.w.durability + "'");
+    }
+    if (f.mtu != 1500 && f.transport != "udp") {
+        die("--mtu is for --transport udp (the memif port runs at 1500)");
     }
     if (f.consumers > f.w.partitions) {
         die("--consumers can be at most --partitions (each reads whole partitions)");
@@ -238,6 +250,7 @@ result<servers, std::string> start_servers(const run_flags& f, endpoints& e) {
                                 .dir = dir,
                                 .fast_path = fast,
                                 .spin = !fast.empty() && f.w.durability != "fsync",
+                                .udp_mtu = f.mtu,
                                 .settings = f.settings},
                                e);
         if (!b) {

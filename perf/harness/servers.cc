@@ -61,7 +61,7 @@ void remove_namespaces() {
 
 } // namespace
 
-result<std::unique_ptr<udp_link>, std::string> udp_link::create() {
+result<std::unique_ptr<udp_link>, std::string> udp_link::create(uint16_t mtu) {
     static const bool registered = std::atexit(remove_namespaces) == 0; // for an early exit
     (void)registered;
     remove_namespaces();
@@ -73,6 +73,8 @@ result<std::unique_ptr<udp_link>, std::string> udp_link::create() {
       {"ip", "link", "add", broker_iface, "type", "veth", "peer", "name", "rnperf-vc"},
       {"ip", "link", "set", broker_iface, "netns", b},
       {"ip", "link", "set", "rnperf-vc", "netns", c},
+      {"ip", "-n", b, "link", "set", broker_iface, "mtu", std::to_string(mtu)},
+      {"ip", "-n", c, "link", "set", "rnperf-vc", "mtu", std::to_string(mtu)},
       {"ip", "-n", b, "link", "set", "lo", "up"},
       {"ip", "-n", b, "link", "set", broker_iface, "up"},
       {"ip", "-n", c, "link", "set", "lo", "up"},
@@ -128,14 +130,18 @@ result<runneld_server, std::string> start_runneld(const runneld_options& o, endp
         set("dataplane.vdev=net_memif0,role=server,socket=" + e.memif_socket +
             ",socket-abstract=no");
     } else if (o.fast_path == "udp") {
-        auto link = udp_link::create();
+        auto link = udp_link::create(o.udp_mtu);
         if (!link) {
             return failure(link.error());
         }
         s.link = std::move(link.value());
         e.udp_netns = udp_link::client_ns;
+        e.udp_mtu = o.udp_mtu;
         set("dataplane.enabled=true");
-        set(std::string("dataplane.vdev=net_af_packet0,iface=") + udp_link::broker_iface);
+        // af_packet's default 2 KiB ring frames hold a 1500-byte MTU; jumbo frames need more.
+        set(std::string("dataplane.vdev=net_af_packet0,iface=") + udp_link::broker_iface +
+            (o.udp_mtu > 1500 ? ",framesz=9216,blocksz=36864" : ""));
+        set("dataplane.mtu=" + std::to_string(o.udp_mtu));
         argv.insert(argv.begin(), {"ip", "netns", "exec", udp_link::broker_ns});
     }
     set(std::string("shards.idle_strategy=") + (o.spin ? "spin" : "backoff"));

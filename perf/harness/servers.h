@@ -18,7 +18,7 @@ result<void, std::string> run_command(const std::vector<std::string>& argv);
 // and rnperf-c (192.0.2.2/24, where the harness's UDP socket lives). Removed on destruction.
 class udp_link {
 public:
-    static result<std::unique_ptr<udp_link>, std::string> create();
+    static result<std::unique_ptr<udp_link>, std::string> create(uint16_t mtu);
     ~udp_link();
     static constexpr const char* broker_ns = "rnperf-b";
     static constexpr const char* client_ns = "rnperf-c";
@@ -36,6 +36,7 @@ struct runneld_options {
     // operations run on kernel io workers that need a core a spinning shard does not leave them
     // on a two-core host (p99 in seconds); backoff for Kafka only.
     bool spin = false;
+    uint16_t udp_mtu = 1500; // above 1500, jumbo frames on the veth and runneld's port
     std::vector<std::string> settings; // more --set KEY=VALUE
 };
 
