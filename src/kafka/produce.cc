@@ -385,13 +385,10 @@ bool broker::run_produce(produce_job& job) {
                     part.out->base_offset = *duplicate;
                     part.has_base = true;
                 }
-                // The original may not be at the topic's ack level yet: answering now could
-                // acknowledge what a failing write then loses, so the answer waits for it, as
-                // for a new batch. The produces behind it do not wait.
-                const int64_t last = *duplicate + h.last_offset_delta;
-                if (model::offset(last) >= log->high_watermark()) {
-                    part.wait_for = std::max(part.wait_for, last);
-                }
+                // The answer waits for the original as for a new batch (answering before it is
+                // at the ack level could acknowledge what a failing write then loses); the
+                // produces behind it do not.
+                part.wait_for = std::max(part.wait_for, *duplicate + h.last_offset_delta);
                 part.next_at += n;
                 continue;
             }
@@ -419,7 +416,10 @@ bool broker::run_produce(produce_job& job) {
             part.wait_for = appended->last_offset(); // above every duplicate's
             part.next_at += n;
         }
-        if (acks && part.wait_for >= 0 && part.out->error_code == error_none) {
+        // What is already visible (at memory level, all of it) is answered now, not from a
+        // later duty cycle.
+        if (acks && part.wait_for >= 0 && part.out->error_code == error_none &&
+            model::offset(part.wait_for) >= log->high_watermark()) {
             part.waiter = storage::append_waiter{.done = &broker::on_produce_ack, .owner = &part};
             log->wait(model::offset(part.wait_for), part.waiter);
             part.waiting = true;

@@ -384,6 +384,35 @@ TEST_F(fixture, a_retransmit_waits_for_its_original_without_holding_back_later_p
     EXPECT_EQ(b->fast_partition(h->handle, 0).written_end, 5) << "appended once";
 }
 
+// At ack_after=memory a batch is at its ack level once appended: it is answered at once, not
+// from a later duty cycle; a write-level one waits for its write.
+TEST_F(fixture, a_memory_level_produce_is_answered_without_a_duty_cycle) {
+    create_topics_request req;
+    req.topics.push_back({.name = "quotes", .num_partitions = 1, .replication_factor = 1,
+                          .configs = {{.name = "runnel.ack.after", .value = "memory"}}});
+    auto created = call<create_topics_response>(req, 7);
+    ASSERT_TRUE(created.has_value());
+    ASSERT_EQ(created->topics[0].error_code, error_none);
+    struct last_answer final : fast_produce_sink {
+        std::optional<int64_t> base;
+        void produced(uint64_t, int16_t error, int64_t b, int64_t) override {
+            EXPECT_EQ(error, error_none);
+            base = b;
+        }
+    } sink;
+    b->set_fast_sink(&sink);
+    b->fast_produce(b->resolve_topic("quotes")->handle, 0, records(2), 1);
+    EXPECT_EQ(sink.base, 0) << "answered inside fast_produce";
+    sink.base.reset();
+    b->fast_produce(b->resolve_topic("orders")->handle, 0, records(2), 2);
+    EXPECT_FALSE(sink.base.has_value()) << "ack_after=write waits for the write";
+    for (int i = 0; i < 10000 && !sink.base; ++i) {
+        storage->poll(now_us(), true);
+        b->poll(now_us(), true);
+    }
+    EXPECT_EQ(sink.base, 0);
+}
+
 struct compacting : fixture {
     compacting() { compact_records_min = 50; }
 };
