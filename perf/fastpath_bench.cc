@@ -175,12 +175,14 @@ int main(int argc, char** argv) {
             return 1;
         }
         const uint32_t handle = std::get<fast_path::resolve_answer>(last->body).topic;
+        // One producer per level, as a client has: its sequence counts the batches.
+        const auto producer = model::producer_id(77 + int64_t(request));
         std::vector<int64_t> lat;
         for (long i = 0; i < samples + warmup; ++i) {
             const storage::record_spec r{.value = value};
             const auto b = storage::build_batch(
-              std::span(&r, 1), {.producer_id = model::producer_id(77 + int64_t(request)),
-                                 .producer_epoch = 0, .base_sequence = int32_t(i)});
+              std::span(&r, 1),
+              {.producer_id = producer, .producer_epoch = 0, .base_sequence = int32_t(i)});
             const int64_t t0 = now_ns();
             send({.request_id = ++request, .body = fast_path::produce{handle, 0, b}});
             if (!wait_for(request)) {
