@@ -129,6 +129,7 @@ public:
     static std::span<const api> apis();
     struct produce_job;
     struct fetch_job;
+    struct fast_read_job;
     struct topic_entry {
         storage::topic_metadata meta;
         storage::log_config config;
@@ -217,6 +218,8 @@ private:
     std::map<std::string, topic_entry, std::less<>> _topics;
     std::list<std::unique_ptr<produce_job>> _produces; // waiting for acks or retrying
     std::list<std::unique_ptr<produce_job>> _spare_fast_jobs; // finished, kept for reuse
+    // Fast-path reads that completed from memory, kept with their buffers for the next.
+    std::vector<std::unique_ptr<fast_read_job>> _spare_fast_reads;
     fast_produce_sink* _fast_sink = nullptr;
     bool _produce_blocked = false; // a produce is held back: later ones queue behind it
     std::list<std::unique_ptr<fetch_job>> _fetches;    // reading or parked (long poll)

@@ -194,24 +194,33 @@ void broker::fast_read(uint32_t handle, int32_t partition, int64_t offset, int64
         done(error, {});
         return;
     }
-    // Owned by the read until it completes (a disk read answers from a later duty cycle).
-    struct fast_read_op {
-        storage::read_op op;
-        fast_read_done done;
-    };
-    auto* f = new fast_read_op{.done = std::move(done)};
+    // A subscriber at the tail reads from memory at every duty cycle with new records: such a
+    // read completes at once, and its job (with the buffer the read grew) is kept for the next.
+    std::unique_ptr<fast_read_job> f;
+    if (_spare_fast_reads.empty()) {
+        f = std::make_unique<fast_read_job>();
+    } else {
+        f = std::move(_spare_fast_reads.back());
+        _spare_fast_reads.pop_back();
+    }
+    f->done = std::move(done);
     f->op.start = model::offset(offset);
     f->op.max_bytes = max_bytes;
     f->op.upto = model::offset(upto);
-    f->op.owner = f;
+    f->op.owner = f.get();
+    // A read that went to disk owns its job until it completes (it may outlive the broker).
     f->op.done = [](storage::read_op& op) {
-        auto* self = static_cast<fast_read_op*>(op.owner);
+        auto* self = static_cast<fast_read_job*>(op.owner);
         self->done(op.error ? storage_error_code(*op.error) : int16_t(error_none), op.bytes);
         delete self;
     };
-    if (log->read(f->op)) {
-        f->op.done(f->op);
+    if (!log->read(f->op)) {
+        f.release();
+        return;
     }
+    f->done(f->op.error ? storage_error_code(*f->op.error) : int16_t(error_none), f->op.bytes);
+    f->done = nullptr;
+    _spare_fast_reads.push_back(std::move(f));
 }
 
 bool broker::list_offsets(kafka_request& r) {

@@ -45,6 +45,11 @@ struct broker::produce_job {
     std::list<std::unique_ptr<produce_job>>::iterator self;
 };
 
+struct broker::fast_read_job {
+    storage::read_op op;
+    fast_read_done done;
+};
+
 struct broker::fetch_job {
     struct part {
         fetch_job* job = nullptr;
