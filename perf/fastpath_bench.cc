@@ -5,6 +5,7 @@
 //   produce→ack for topics bench-memory, bench-write, bench-fsync (runnel.ack.after = the
 //          level; created beforehand), one single-record idempotent batch of 100 bytes at a
 //          time, closed loop;
+//   produce→subscriber on bench-memory, closed loop (until the push of each batch arrives);
 //   open loop at 10k and 100k produces/s to bench-memory with a subscriber: produce→ack and
 //          produce→subscriber, each from its scheduled send time, against the floor sent on
 //          the same schedule;
@@ -215,6 +216,54 @@ int main(int argc, char** argv) {
         return 1;
     }
     const uint32_t memory = std::get<fast_path::resolve_answer>(last->body).topic;
+    // Closed loop, produce→subscriber: one produce at a time to bench-memory, each timed until
+    // the push of its batch reaches a subscriber on the partition.
+    {
+        send({.request_id = ++request,
+              .body = fast_path::subscribe{memory, 0, -1, 1u << 30, 60'000, 0}});
+        if (!wait_for(request) ||
+            !std::holds_alternative<fast_path::subscribe_answer>(last->body)) {
+            std::fprintf(stderr, "no answer to subscribe\n");
+            return 1;
+        }
+        const auto sub = std::get<fast_path::subscribe_answer>(last->body);
+        int64_t pushed_end = sub.start_offset; // the offset after the last record pushed
+        int64_t pushed_at = 0;
+        on_frame = [&](const fast_path::frame& f, int64_t at) {
+            const auto* pu = std::get_if<fast_path::push>(&f.body);
+            if (pu != nullptr && pu->subscription == sub.subscription) {
+                const auto h = storage::batch::read_header(pu->batch);
+                pushed_end = h.base_offset() + h.last_offset_delta + 1;
+                pushed_at = at;
+            }
+        };
+        const auto producer = model::producer_id(int64_t(3) << 40);
+        std::vector<int64_t> lat;
+        for (long i = 0; i < samples + warmup; ++i) {
+            const storage::record_spec r{.value = value};
+            const auto b = storage::build_batch(
+              std::span(&r, 1),
+              {.producer_id = producer, .producer_epoch = 0, .base_sequence = int32_t(i)});
+            const int64_t t0 = now_ns();
+            link.send(broker, [&](std::span<std::byte> room) {
+                return fast_path::encode(room, {.request_id = ++request,
+                                                .body = fast_path::produce{memory, 0, b}});
+            });
+            while (pushed_end <= sub.start_offset + i && now_ns() - t0 < 1'000'000'000) {
+                link.poll(0, false);
+            }
+            if (pushed_end <= sub.start_offset + i) {
+                std::fprintf(stderr, "closed loop: no push of batch %ld\n", i);
+                return 1;
+            }
+            if (i >= warmup) {
+                lat.push_back(pushed_at - t0);
+            }
+        }
+        on_frame = nullptr;
+        send({.request_id = ++request, .body = fast_path::unsubscribe{sub.subscription}});
+        report("produce→subscriber, memory, closed loop", lat, floor_p99);
+    }
     // Fills `out` with single-record batches from `producers` producers taking turns (batch i
     // is producer pid_base + i % producers's sequence i / producers).
     auto build_streams = [&](std::vector<std::vector<std::byte>>& out, int64_t pid_base,
