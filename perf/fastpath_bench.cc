@@ -216,17 +216,25 @@ int main(int argc, char** argv) {
         return 1;
     }
     const uint32_t memory = std::get<fast_path::resolve_answer>(last->body).topic;
-    // Closed loop, produce→subscriber: one produce at a time to bench-memory, each timed until
-    // the push of its batch reaches a subscriber on the partition.
-    {
+    // A subscription to bench-memory/0 from its end, with a window the bench never fills.
+    auto subscribe_at_end = [&]() -> std::optional<fast_path::subscribe_answer> {
         send({.request_id = ++request,
               .body = fast_path::subscribe{memory, 0, -1, 1u << 30, 60'000, 0}});
         if (!wait_for(request) ||
             !std::holds_alternative<fast_path::subscribe_answer>(last->body)) {
             std::fprintf(stderr, "no answer to subscribe\n");
+            return std::nullopt;
+        }
+        return std::get<fast_path::subscribe_answer>(last->body);
+    };
+    // Closed loop, produce→subscriber: one produce at a time to bench-memory, each timed until
+    // the push of its batch reaches a subscriber on the partition.
+    {
+        const auto answered = subscribe_at_end();
+        if (!answered) {
             return 1;
         }
-        const auto sub = std::get<fast_path::subscribe_answer>(last->body);
+        const auto sub = *answered;
         int64_t pushed_end = sub.start_offset; // the offset after the last record pushed
         int64_t pushed_at = 0;
         on_frame = [&](const fast_path::frame& f, int64_t at) {
@@ -289,14 +297,11 @@ int main(int argc, char** argv) {
         long pushes = 0;
         // Each rate starts a fresh stream: producer ids no earlier phase used, the log's end.
         build_streams(batches, (int64_t(1) << 40) + rate, producers);
-        send({.request_id = ++request,
-              .body = fast_path::subscribe{memory, 0, -1, 1u << 30, 60'000, 0}});
-        if (!wait_for(request) ||
-            !std::holds_alternative<fast_path::subscribe_answer>(last->body)) {
-            std::fprintf(stderr, "no answer to subscribe\n");
+        const auto answered = subscribe_at_end();
+        if (!answered) {
             return 1;
         }
-        const auto s2 = std::get<fast_path::subscribe_answer>(last->body);
+        const auto s2 = *answered;
         const int64_t base_offset = s2.start_offset;
         on_frame = [&, base_offset](const fast_path::frame& f, int64_t at) {
             if (const auto* a = std::get_if<fast_path::ack>(&f.body)) {
