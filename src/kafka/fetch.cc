@@ -185,6 +185,14 @@ broker::fast_extent broker::fast_partition(uint32_t handle, int32_t partition) {
     return e;
 }
 
+namespace {
+
+void answer_fast_read(broker::fast_read_job& j) {
+    j.done(j.op.error ? storage_error_code(*j.op.error) : int16_t(error_none), j.op.bytes);
+}
+
+} // namespace
+
 void broker::fast_read(uint32_t handle, int32_t partition, int64_t offset, int64_t upto,
                        uint32_t max_bytes, fast_read_done done) {
     int16_t error = error_unknown_topic_id;
@@ -210,15 +218,14 @@ void broker::fast_read(uint32_t handle, int32_t partition, int64_t offset, int64
     f->op.owner = f.get();
     // A read that went to disk owns its job until it completes (it may outlive the broker).
     f->op.done = [](storage::read_op& op) {
-        auto* self = static_cast<fast_read_job*>(op.owner);
-        self->done(op.error ? storage_error_code(*op.error) : int16_t(error_none), op.bytes);
-        delete self;
+        std::unique_ptr<fast_read_job> self(static_cast<fast_read_job*>(op.owner));
+        answer_fast_read(*self);
     };
     if (!log->read(f->op)) {
-        f.release();
+        (void)f.release(); // now the read's
         return;
     }
-    f->done(f->op.error ? storage_error_code(*f->op.error) : int16_t(error_none), f->op.bytes);
+    answer_fast_read(*f);
     f->done = nullptr;
     _spare_fast_reads.push_back(std::move(f));
 }
