@@ -416,8 +416,8 @@ bool broker::run_produce(produce_job& job) {
             part.wait_for = appended->last_offset(); // above every duplicate's
             part.next_at += n;
         }
-        // What is already visible (at memory level, all of it) is answered now, not from a
-        // later duty cycle.
+        // Only what is not visible yet waits; the rest (at memory level, all of it) is answered
+        // now rather than from a later duty cycle.
         if (acks && part.wait_for >= 0 && part.out->error_code == error_none &&
             model::offset(part.wait_for) >= log->high_watermark()) {
             part.waiter = storage::append_waiter{.done = &broker::on_produce_ack, .owner = &part};
