@@ -176,6 +176,14 @@ int main(int argc, char** argv) {
     report("floor: ICMP echo by runneld's port", floor, 0);
 
     const std::string value(100, 'v');
+    // A batch of one 100-byte record: `producer`'s batch at `sequence`.
+    const auto one_record = [&](std::vector<std::byte>& out, model::producer_id producer,
+                                int32_t sequence) {
+        const storage::record_spec r{.value = value};
+        storage::build_batch(out, std::span(&r, 1),
+                             {.producer_id = producer, .producer_epoch = 0,
+                              .base_sequence = sequence});
+    };
     uint64_t request = 10;
     for (const char* level : {"memory", "write", "fsync"}) {
         const std::string topic = std::string("bench-") + level;
@@ -188,11 +196,9 @@ int main(int argc, char** argv) {
         // One producer per level, as a client has: its sequence counts the batches.
         const auto producer = model::producer_id(77 + int64_t(request));
         std::vector<int64_t> lat;
+        std::vector<std::byte> b;
         for (long i = 0; i < samples + warmup; ++i) {
-            const storage::record_spec r{.value = value};
-            const auto b = storage::build_batch(
-              std::span(&r, 1),
-              {.producer_id = producer, .producer_epoch = 0, .base_sequence = int32_t(i)});
+            one_record(b, producer, int32_t(i));
             const int64_t t0 = now_ns();
             send({.request_id = ++request, .body = fast_path::produce{handle, 0, b}});
             if (!wait_for(request)) {
@@ -247,11 +253,9 @@ int main(int argc, char** argv) {
         };
         const auto producer = model::producer_id(int64_t(3) << 40);
         std::vector<int64_t> lat;
+        std::vector<std::byte> b;
         for (long i = 0; i < samples + warmup; ++i) {
-            const storage::record_spec r{.value = value};
-            const auto b = storage::build_batch(
-              std::span(&r, 1),
-              {.producer_id = producer, .producer_epoch = 0, .base_sequence = int32_t(i)});
+            one_record(b, producer, int32_t(i));
             const int64_t t0 = now_ns();
             link.send(broker, [&](std::span<std::byte> room) {
                 return fast_path::encode(room, {.request_id = ++request,
@@ -277,12 +281,9 @@ int main(int argc, char** argv) {
     auto build_streams = [&](std::vector<std::vector<std::byte>>& out, int64_t pid_base,
                              int producers) {
         for (size_t i = 0; i < out.size(); ++i) {
-            const storage::record_spec r{.value = value};
             const auto n = int64_t(i);
-            storage::build_batch(out[i], std::span(&r, 1),
-                                 {.producer_id = model::producer_id(pid_base + n % producers),
-                                  .producer_epoch = 0,
-                                  .base_sequence = int32_t(n / producers)});
+            one_record(out[i], model::producer_id(pid_base + n % producers),
+                       int32_t(n / producers));
         }
     };
     const long total = samples + warmup;
